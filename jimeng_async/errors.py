@@ -1,0 +1,274 @@
+"""The error tree. Every exception the library raises on purpose is a `JimengError`.
+
+::
+
+    JimengError
+    ├── ConfigurationError (also ValueError)   a setting or environment variable is wrong
+    ├── InvalidInputError (also ValueError)    bad argument; names the field and what is allowed
+    ├── UploadError                            a file cannot be uploaded (format, size, ImageX)
+    ├── GenerationTimeoutError                 the generation limit passed; resume with history_id
+    ├── TaskCancelledError                     the caller cancelled its wait (the job goes on)
+    └── JimengAPIError(message, code, context) the service or the network said no
+        ├── AuthError               AUTH_FAILED        HTTP 401, ret 1015 / 1001 / 1002
+        ├── PermissionDeniedError   PERMISSION_DENIED  HTTP 403, ret 1004 (banned)
+        ├── RateLimitError          RATE_LIMIT         HTTP 429 (retry_after)
+        ├── ServerError             SERVER_ERROR       HTTP 5xx
+        ├── NetworkError            NETWORK_ERROR      connect / read errors, time-outs
+        └── APIError                API_ERROR          any other ret (ret, errmsg)
+            ├── InsufficientCreditsError               ret 5000
+            ├── ContentFilteredError                   ret 4001 / 2038
+            ├── InvalidRequestError                    ret 4002 / 2002
+            ├── ServiceBusyError                       ret 2004 (retried)
+            ├── MalformedResponseError                 not JSON / not an envelope (retried)
+            ├── ResponseFieldError                     a field the method needs is missing
+            └── GenerationFailedError                  record status 30 (fail_code, history_id)
+                └── GenerationFilteredError            fail_code 2038 (also ContentFilteredError)
+
+`context` holds the endpoint, HTTP status, ret and request id: never a token, Cookie or Sign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+AUTH_FAILED = "AUTH_FAILED"
+PERMISSION_DENIED = "PERMISSION_DENIED"
+RATE_LIMIT = "RATE_LIMIT"
+SERVER_ERROR = "SERVER_ERROR"
+API_ERROR = "API_ERROR"
+NETWORK_ERROR = "NETWORK_ERROR"
+
+
+class JimengError(Exception):
+    """Root of every error this library raises on purpose."""
+
+
+class ConfigurationError(JimengError, ValueError):
+    """A setting, argument or environment variable of the configuration is not allowed."""
+
+
+class InvalidInputError(JimengError, ValueError):
+    """An argument is not allowed; raised before any request is sent."""
+
+    def __init__(self, field: str, message: str, *, allowed: str | None = None) -> None:
+        self.field = field
+        self.allowed = allowed
+        text = f"{field}: {message}"
+        if allowed:
+            text += f" (allowed: {allowed})"
+        super().__init__(text)
+
+
+class UploadError(JimengError):
+    """A file cannot be uploaded: unknown format, empty, too large, or refused by ImageX."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class GenerationTimeoutError(JimengError, TimeoutError):
+    """The generation limit passed. The job may still finish: resume it by `history_id`."""
+
+    def __init__(self, message: str, *, history_id: str, kind: str) -> None:
+        self.history_id = history_id
+        self.kind = kind
+        super().__init__(message)
+
+
+class TaskCancelledError(JimengError):
+    """`GenerationTask.cancel()` stopped the wait; the service has no cancel, so the job runs on."""
+
+    def __init__(self, message: str, *, history_id: str) -> None:
+        self.history_id = history_id
+        super().__init__(message)
+
+
+class JimengAPIError(JimengError):
+    """The service (or the network to it) refused a request."""
+
+    default_code = API_ERROR
+
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.message = message
+        self.code = code or self.default_code
+        self.context: dict[str, Any] = dict(context or {})
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = self.context.get("endpoint")
+        return f"[{self.code}] {self.message}" + (f" ({where})" if where else "")
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, code={self.code!r}, context={self.context!r})"
+        )
+
+    @property
+    def retryable(self) -> bool:
+        """Whether sending the same request again may succeed."""
+        return False
+
+
+class AuthError(JimengAPIError):
+    """The refresh token is invalid or expired (HTTP 401, ret 1015 / 1001 / 1002)."""
+
+    default_code = AUTH_FAILED
+
+
+class PermissionDeniedError(JimengAPIError):
+    """The account may not do this (HTTP 403, or ret 1004: banned)."""
+
+    default_code = PERMISSION_DENIED
+
+
+class RateLimitError(JimengAPIError):
+    """Too many requests (HTTP 429); `retry_after` is the service's wait in seconds, if given."""
+
+    default_code = RATE_LIMIT
+
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code, context)
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class ServerError(JimengAPIError):
+    """The service answered with HTTP 5xx."""
+
+    default_code = SERVER_ERROR
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class NetworkError(JimengAPIError):
+    """The request did not complete: connection refused or dropped, or a time-out."""
+
+    default_code = NETWORK_ERROR
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class APIError(JimengAPIError):
+    """The envelope carried a non-zero `ret` (or a malformed payload)."""
+
+    default_code = API_ERROR
+
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        *,
+        ret: str | None = None,
+        errmsg: str | None = None,
+    ) -> None:
+        super().__init__(message, code, context)
+        self.ret = ret
+        self.errmsg = errmsg
+
+
+class InsufficientCreditsError(APIError):
+    """Not enough credits for the job (ret 5000); nothing was charged."""
+
+
+class ContentFilteredError(APIError):
+    """Moderation blocked the prompt or an image (ret 4001 / 2038)."""
+
+
+class InvalidRequestError(APIError):
+    """The service refused the parameters (ret 4002 / 2002)."""
+
+
+class ServiceBusyError(APIError):
+    """The service is busy (ret 2004); retried with back-off."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class MalformedResponseError(APIError):
+    """The body was not JSON or not the service's envelope; retried like a dropped answer."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class ResponseFieldError(APIError):
+    """A well-formed answer lacks a field (or has one of the wrong type) that the call needs."""
+
+
+class GenerationFailedError(APIError):
+    """The job ended in status 30. `fail_code` says why (2039 timed out, 2040 resources)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fail_code: str,
+        history_id: str,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, API_ERROR, context, ret=None, errmsg=message)
+        self.fail_code = fail_code
+        self.history_id = history_id
+
+
+class GenerationFilteredError(GenerationFailedError, ContentFilteredError):
+    """The job ended in status 30 with fail_code 2038: moderation filtered the output."""
+
+
+AUTH_RETS = frozenset({"1015", "1001", "1002"})
+
+_RET_CLASSES: dict[str, type[APIError]] = {
+    "5000": InsufficientCreditsError,
+    "4001": ContentFilteredError,
+    "2038": ContentFilteredError,
+    "4002": InvalidRequestError,
+    "2002": InvalidRequestError,
+    "2004": ServiceBusyError,
+}
+
+
+def error_for_ret(ret: str, errmsg: str, context: Mapping[str, Any]) -> JimengAPIError:
+    """The error that an envelope with a non-zero `ret` stands for."""
+    message = f"ret {ret}: {errmsg or 'no message'}"
+    if ret in AUTH_RETS:
+        return AuthError(message, context=context)
+    if ret == "1004":
+        return PermissionDeniedError(message, context=context)
+    cls = _RET_CLASSES.get(ret, APIError)
+    return cls(message, context=context, ret=ret, errmsg=errmsg)
+
+
+def generation_failure(
+    fail_code: str, history_id: str, message: str | None
+) -> GenerationFailedError:
+    """The error for a record that ended in status 30."""
+    text = f"generation {history_id} failed with fail_code {fail_code}"
+    if message:
+        text += f": {message}"
+    cls = GenerationFilteredError if fail_code == "2038" else GenerationFailedError
+    return cls(text, fail_code=fail_code, history_id=history_id, context={"history_id": history_id})

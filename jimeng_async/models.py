@@ -1,0 +1,330 @@
+"""Pydantic models of what the service answers, parsed tolerantly, and of what we hand back.
+
+The service publishes no contract: unknown fields are kept (extra="allow") and optional ones may
+be missing. A field a method truly needs that is missing or of the wrong type raises
+`ResponseFieldError` naming it, never KeyError or TypeError.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ResponseFieldError
+
+M = TypeVar("M", bound=BaseModel)
+Kind = Literal["image", "video"]
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+def parse_model(cls: type[M], data: Mapping[str, Any], *, what: str) -> M:
+    """Validate `data` as `cls`, turning pydantic's error into a `ResponseFieldError`."""
+    try:
+        return cls.model_validate(dict(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(root)"
+        raise ResponseFieldError(
+            f"{what}: field {field!r}: {first['msg']}", context={"field": field}
+        ) from None
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _first_obj(value: Any) -> dict[str, Any]:
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return value[0]
+    return {}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class AccountInfo(_Tolerant):
+    """Who the token belongs to and what the account may do."""
+
+    user_id: str
+    nickname: str | None = None
+    avatar_url: str | None = None
+    region: str | None = None
+    is_vip: bool = False
+    vip_level: int | None = None
+    is_banned: bool = False
+    can_generate_image: bool | None = None
+    can_generate_video: bool | None = None
+    daily_limit: int | None = None
+    used_today: int | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> AccountInfo:
+        user = _obj(data.get("user_info"))
+        status = _obj(data.get("account_status"))
+        perms = _obj(data.get("permission_info"))
+        flat = {
+            "user_id": _text(data.get("user_id")),
+            "nickname": user.get("nickname") or user.get("screen_name"),
+            "avatar_url": user.get("avatar_url"),
+            "region": user.get("region"),
+            "is_vip": bool(status.get("is_vip", False)),
+            "vip_level": status.get("vip_level"),
+            "is_banned": bool(status.get("is_banned", False)),
+            "can_generate_image": perms.get("can_generate_image"),
+            "can_generate_video": perms.get("can_generate_video"),
+            "daily_limit": perms.get("daily_limit"),
+            "used_today": perms.get("used_today"),
+        }
+        return parse_model(cls, flat, what="account info")
+
+
+class CreditInfo(_Tolerant):
+    """Credits by source; `total` is the service's total_credit or the sum of the three."""
+
+    gift: int = 0
+    purchase: int = 0
+    vip: int = 0
+    total: int
+    can_receive_daily: bool | None = None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> CreditInfo:
+        if not isinstance(data.get("credit"), dict):
+            raise ResponseFieldError(
+                "credits: field 'credit' is missing", context={"field": "credit"}
+            )
+        credit = data["credit"]
+        parts = {
+            "gift": credit.get("gift_credit", 0),
+            "purchase": credit.get("purchase_credit", 0),
+            "vip": credit.get("vip_credit", 0),
+        }
+        checked = parse_model(_CreditParts, parts, what="credits")
+        total = credit.get("total_credit")
+        return parse_model(
+            cls,
+            {
+                "gift": checked.gift,
+                "purchase": checked.purchase,
+                "vip": checked.vip,
+                "total": checked.gift + checked.purchase + checked.vip if total is None else total,
+                "can_receive_daily": _obj(data.get("benefit_status")).get("can_receive_daily"),
+            },
+            what="credits",
+        )
+
+
+class _CreditParts(BaseModel):
+    gift: int
+    purchase: int
+    vip: int
+
+
+class CreditReceipt(_Tolerant):
+    """What receiving the daily credits gave (`received` is 0 when already received today)."""
+
+    received: int
+    total: int
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> CreditReceipt:
+        flat = {"received": data.get("receive_quota", 0), "total": data.get("cur_total_credits")}
+        return parse_model(cls, flat, what="credit receipt")
+
+
+class ImageRef(BaseModel):
+    """An uploaded image: the URI to put in drafts, with its size and format."""
+
+    model_config = ConfigDict(frozen=True)
+
+    uri: str
+    width: int
+    height: int
+    format: str = "png"
+    size: int | None = None
+
+
+class TaskStatus(enum.IntEnum):
+    """The service's record statuses, plus the client's own PENDING, TIMED_OUT, CANCELLED."""
+
+    PENDING = 0
+    PROCESSING = 20
+    POST_PROCESSING = 42
+    FINALISING = 45
+    SUCCESS = 10
+    COMPLETED = 50
+    FAILED = 30
+    TIMED_OUT = -1
+    CANCELLED = -2
+
+    @classmethod
+    def from_code(cls, code: int) -> TaskStatus:
+        try:
+            return cls(code)
+        except ValueError:
+            return cls.PROCESSING  # an unknown in-between status: still working
+
+    @property
+    def succeeded(self) -> bool:
+        return self in (TaskStatus.SUCCESS, TaskStatus.COMPLETED)
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {
+        TaskStatus.SUCCESS,
+        TaskStatus.COMPLETED,
+        TaskStatus.FAILED,
+        TaskStatus.TIMED_OUT,
+        TaskStatus.CANCELLED,
+    }
+)
+
+
+class Asset(BaseModel):
+    """One result file: a signed CDN URL (it expires: download promptly) and what it holds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    duration: float | None = None
+    cover_url: str | None = None
+
+
+class QueueInfo(BaseModel):
+    """Where the job waits, when the service says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    position: int | None = None
+    length: int | None = None
+    forecast_queue_seconds: float | None = None
+    forecast_generate_seconds: float | None = None
+
+
+class HistoryRecord(BaseModel):
+    """One job as `get_history_by_ids` describes it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    history_id: str
+    status: TaskStatus
+    fail_code: str | None = None
+    fail_msg: str | None = None
+    items: tuple[Asset, ...] = ()
+    queue: QueueInfo | None = None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+def pick_image(item: Mapping[str, Any]) -> Asset | None:
+    """The largest image of an item, or the cover as a fallback (PROTOCOL.md §6)."""
+    large = _first_obj(_obj(item.get("image")).get("large_images"))
+    url = large.get("image_url")
+    if isinstance(url, str) and url:
+        return Asset(
+            url=url,
+            width=_int(large.get("width")),
+            height=_int(large.get("height")),
+            format=_text(large.get("format")),
+        )
+    cover = _obj(item.get("common_attr")).get("cover_url")
+    if isinstance(cover, str) and cover:
+        return Asset(url=cover)
+    return None
+
+
+def pick_video(item: Mapping[str, Any]) -> Asset | None:
+    """The origin rendition, then medium, then play or download URL (PROTOCOL.md §6)."""
+    video = _obj(item.get("video"))
+    transcoded = _obj(video.get("transcoded_video"))
+    cover = video.get("thumbnail_url") or _obj(item.get("common_attr")).get("cover_url")
+    for rendition in (_obj(transcoded.get("origin")), _obj(transcoded.get("medium"))):
+        url = rendition.get("video_url")
+        if isinstance(url, str) and url:
+            return Asset(
+                url=url,
+                width=_int(rendition.get("width")),
+                height=_int(rendition.get("height")),
+                format=_text(rendition.get("format")) or "mp4",
+                duration=_number(rendition.get("duration")),
+                cover_url=_text(cover),
+            )
+    for key in ("play_url", "download_url"):
+        url = video.get(key)
+        if isinstance(url, str) and url:
+            return Asset(url=url, format="mp4", cover_url=_text(cover))
+    return None
+
+
+def parse_record(history_id: str, raw: Any, kind: Kind) -> HistoryRecord:
+    """A record from its raw object; raises `ResponseFieldError` if it has no usable status."""
+    if not isinstance(raw, dict):
+        raise ResponseFieldError(
+            f"history {history_id}: the record is not an object", context={"field": history_id}
+        )
+    status = raw.get("status")
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise ResponseFieldError(
+            f"history {history_id}: field 'status' is missing or not a number",
+            context={"field": "status", "history_id": history_id},
+        )
+    picker = pick_image if kind == "image" else pick_video
+    listed = raw.get("item_list")
+    items: list[Any] = listed if isinstance(listed, list) else []
+    assets = tuple(a for a in (picker(i) for i in items if isinstance(i, dict)) if a is not None)
+    queue_raw = _obj(raw.get("queue_info"))
+    forecast = _obj(raw.get("forecast_cost_time"))
+    queue = None
+    if queue_raw or forecast:
+        queue = QueueInfo(
+            position=_int(queue_raw.get("queue_idx")),
+            length=_int(queue_raw.get("queue_length")),
+            forecast_queue_seconds=_number(forecast.get("forecast_queue_cost")),
+            forecast_generate_seconds=_number(forecast.get("forecast_generate_cost")),
+        )
+    fail_code = raw.get("fail_code")
+    return HistoryRecord(
+        history_id=history_id,
+        status=TaskStatus.from_code(status),
+        fail_code=None if fail_code in (None, "", 0, "0") else str(fail_code),
+        fail_msg=_text(raw.get("fail_msg")) or None,
+        items=assets,
+        queue=queue,
+    )
+
+
+def history_records(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw records keyed by id, whether the answer is keyed or wraps a `history_list`."""
+    listed = data.get("history_list")
+    if isinstance(listed, list):
+        keyed: dict[str, Any] = {}
+        for raw in listed:
+            if isinstance(raw, dict):
+                rid = raw.get("history_record_id") or raw.get("id")
+                if rid is not None:
+                    keyed[str(rid)] = raw
+        return keyed
+    return {str(key): value for key, value in data.items()}

@@ -1,0 +1,401 @@
+"""`JimengSession`: one account's client. It owns the account's limits, caches and poller.
+
+Everything the account does goes through here: the web API through its `Transport` (at most
+`max_queries` in flight), uploads through `ImageXUploader` (at most `max_uploads` whole flows in
+flight), and waiting on jobs through its one `Poller`, which runs as the session's background
+task between `__aenter__` and `aclose()`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+
+from . import drafts
+from .auth import mask_token, split_token
+from .cache import TTLCache
+from .config import Settings
+from .errors import (
+    AuthError,
+    InsufficientCreditsError,
+    InvalidInputError,
+    JimengError,
+    ResponseFieldError,
+)
+from .imagex import ImageXUploader
+from .inputs import ImageRequest, VideoRequest
+from .metrics import Metrics
+from .models import AccountInfo, CreditInfo, CreditReceipt, ImageRef, Kind, TaskStatus
+from .polling import Poller
+from .results import Downloader, ImageResult, VideoResult
+from .sources import prepare
+from .tasks import GenerationTask
+from .transport import (
+    ACCOUNT_INFO,
+    CREDIT_RECEIVE,
+    GENERATE,
+    HISTORY,
+    USER_CREDIT,
+    Transport,
+    new_http_client,
+)
+
+_KINDS: tuple[Kind, ...] = ("image", "video")
+
+
+class JimengSession:
+    """An async session for one refresh token (the region comes from its prefix).
+
+    Use it as `async with JimengSession(token) as s:`; the poller that waits on generation
+    jobs runs only while the session is open. Pass `http_client` to share connections between
+    sessions (give it no cookie jar: see `transport.new_http_client`).
+    """
+
+    def __init__(
+        self,
+        refresh_token: str,
+        *,
+        settings: Settings | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        if not isinstance(refresh_token, str) or not refresh_token.strip():
+            raise InvalidInputError("refresh_token", "must be a non-empty string")
+        self.settings = settings or Settings()
+        self.region, session_id = split_token(refresh_token)
+        if not session_id:
+            raise InvalidInputError("refresh_token", "has a region prefix but no token")
+        self.profile = self.settings.profile(self.region)
+        self.masked_token = mask_token(refresh_token)
+        self.metrics = Metrics()
+        self._owns_client = http_client is None
+        self._client = http_client or new_http_client(self.settings)
+        self._upload_slots = anyio.Semaphore(self.settings.max_uploads)
+        self.transport = Transport(
+            client=self._client,
+            settings=self.settings,
+            profile=self.profile,
+            session_id=session_id,
+            metrics=self.metrics,
+            query_slots=anyio.Semaphore(self.settings.max_queries),
+        )
+        self._uploader = ImageXUploader(transport=self.transport, client=self._client)
+        self._downloader = Downloader(
+            self._client,
+            concurrency=self.settings.download_concurrency,
+            policy=self.transport.policy,
+            metrics=self.metrics,
+            timeout=self.settings.request_timeout,
+        )
+        self._accounts: TTLCache[AccountInfo] = TTLCache(self.settings.account_ttl)
+        self._credits: TTLCache[CreditInfo] = TTLCache(self.settings.credit_ttl)
+        self._uploads: TTLCache[ImageRef] = TTLCache(self.settings.upload_ttl)
+        self._poller = Poller(self._fetch_history, self.settings)
+        self._stack: AsyncExitStack | None = None
+        self._last_total: int | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("open" if self._stack else "new")
+        return f"JimengSession(region={self.region!r}, token={self.masked_token!r}, {state})"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> JimengSession:
+        if self._closed:
+            raise JimengError("this session is closed; create a new one")
+        if self._stack is None:
+            stack = AsyncExitStack()
+            group = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(group.cancel_scope.cancel)
+            group.start_soon(self._poller.run)
+            self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the poller and close the HTTP client if the session made it. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._stack is not None:
+                await self._stack.aclose()
+        finally:
+            if self._owns_client:
+                await self._client.aclose()
+
+    # -- account and credits ---------------------------------------------------------------
+
+    async def account_info(self, *, refresh: bool = False) -> AccountInfo:
+        """Who the token belongs to; cached for `Settings.account_ttl` (10 minutes)."""
+
+        async def load() -> AccountInfo:
+            return AccountInfo.from_data(await self.transport.call(ACCOUNT_INFO))
+
+        return await self._accounts.get(
+            "account", load, refresh=refresh, on_hit=lambda: self._hit(ACCOUNT_INFO.name)
+        )
+
+    async def credits(self, *, refresh: bool = False) -> CreditInfo:
+        """The account's credits; cached for `Settings.credit_ttl` (30 seconds)."""
+
+        async def load() -> CreditInfo:
+            info = CreditInfo.from_data(await self.transport.call(USER_CREDIT))
+            self._observe_balance(info.total)
+            return info
+
+        return await self._credits.get(
+            "credits", load, refresh=refresh, on_hit=lambda: self._hit(USER_CREDIT.name)
+        )
+
+    async def receive_credits(self, *, time_zone: str | None = None) -> CreditReceipt:
+        """Receive today's free credits (a second call the same day receives nothing)."""
+        zone = time_zone or self.profile.time_zone
+        try:
+            data = await self.transport.call(CREDIT_RECEIVE, {"time_zone": zone})
+        finally:
+            self._credits.invalidate()
+        receipt = CreditReceipt.from_data(data)
+        self._last_total = receipt.total
+        return receipt
+
+    async def token_alive(self) -> bool:
+        """Whether the service still accepts the token (asks it, bypassing the cache)."""
+        try:
+            await self.account_info(refresh=True)
+        except AuthError:
+            return False
+        return True
+
+    def _observe_balance(self, total: int) -> None:
+        """Credits spent, as the balance shows them: each drop since the last look counts."""
+        if self._last_total is not None and total < self._last_total:
+            self.metrics.tasks.credits_spent += self._last_total - total
+        self._last_total = total
+
+    def _hit(self, endpoint: str) -> None:
+        self.metrics.record_cache_hit(endpoint)
+
+    # -- uploads ---------------------------------------------------------------------------
+
+    async def upload_image(self, source: Any) -> ImageRef:
+        """Upload an image (path, bytes, binary file, http(s) URL; an ImageRef is returned as is).
+
+        It is checked first (format, size) with no request sent; identical content uploaded
+        again or concurrently within `Settings.upload_ttl` is uploaded once.
+        """
+        if isinstance(source, ImageRef):
+            return source
+        prepared = await prepare(
+            source, max_bytes=self.settings.max_upload_bytes, client=self._client
+        )
+        try:
+
+            async def load() -> ImageRef:
+                async with self._upload_slots:
+                    return await self._uploader.upload(prepared)
+
+            return await self._uploads.get(prepared.sha256, load)
+        finally:
+            prepared.cleanup()
+
+    async def _upload_all(self, images: Sequence[Any]) -> list[ImageRef]:
+        refs: list[ImageRef | None] = [None] * len(images)
+
+        async def one(index: int, source: Any) -> None:
+            refs[index] = await self.upload_image(source)
+
+        async with anyio.create_task_group() as group:
+            for index, source in enumerate(images):
+                group.start_soon(one, index, source)
+        return [ref for ref in refs if ref is not None]
+
+    # -- generation ------------------------------------------------------------------------
+
+    async def submit_image(
+        self,
+        prompt: str,
+        *,
+        model: str = drafts.DEFAULT_IMAGE_MODEL,
+        ratio: str = "1:1",
+        resolution: str = "2k",
+        negative_prompt: str = "",
+        sample_strength: float = 0.5,
+        seed: int | None = None,
+        intelligent_ratio: bool = False,
+        images: Sequence[Any] | None = None,
+    ) -> GenerationTask:
+        """Submit a text-to-image job, or a blend when `images` (1 to 10) are given."""
+        self._require_open()
+        request = ImageRequest.build(
+            prompt=prompt,
+            model=model,
+            ratio=ratio,
+            resolution=resolution,
+            negative_prompt=negative_prompt,
+            sample_strength=sample_strength,
+            seed=seed,
+            intelligent_ratio=intelligent_ratio,
+        )
+        if images is not None:
+            if isinstance(images, str | bytes) or not isinstance(images, Sequence):
+                raise InvalidInputError("images", "must be a list of images", allowed="1 to 10")
+            drafts.check_image_count(len(images))
+        await self._ensure_credits()
+        refs = await self._upload_all(images or [])
+        submit_id = str(uuid.uuid4())
+        draft = drafts.build_image_draft(request, images=[_uploaded(r) for r in refs])
+        body = drafts.build_generate_body(
+            draft=draft,
+            model_id=request.model_id,
+            submit_id=submit_id,
+            aid=self.profile.aid,
+            video=False,
+        )
+        return await self._submit(body, submit_id, "image")
+
+    async def submit_video(
+        self,
+        prompt: str,
+        *,
+        model: str = drafts.DEFAULT_VIDEO_MODEL,
+        ratio: str = "16:9",
+        resolution: str = "720p",
+        duration: int = 5,
+        seed: int | None = None,
+        first_frame: Any = None,
+        end_frame: Any = None,
+    ) -> GenerationTask:
+        """Submit a video job from text, or from a first and/or an end frame."""
+        self._require_open()
+        request = VideoRequest.build(
+            prompt=prompt,
+            model=model,
+            ratio=ratio,
+            resolution=resolution,
+            duration=duration,
+            seed=seed,
+        )
+        await self._ensure_credits()
+        frames = [f for f in (first_frame, end_frame) if f is not None]
+        refs = iter(await self._upload_all(frames))
+        first = _uploaded(next(refs)) if first_frame is not None else None
+        end = _uploaded(next(refs)) if end_frame is not None else None
+        submit_id = str(uuid.uuid4())
+        draft = drafts.build_video_draft(
+            request, first_frame=first, end_frame=end, submit_id=submit_id
+        )
+        body = drafts.build_generate_body(
+            draft=draft,
+            model_id=request.model_id,
+            submit_id=submit_id,
+            aid=self.profile.aid,
+            video=True,
+        )
+        return await self._submit(body, submit_id, "video")
+
+    async def generate_image(self, prompt: str, **options: Any) -> ImageResult:
+        """Submit an image job and wait for its result."""
+        result = await (await self.submit_image(prompt, **options))
+        assert isinstance(result, ImageResult)
+        return result
+
+    async def generate_video(self, prompt: str, **options: Any) -> VideoResult:
+        """Submit a video job and wait for its result."""
+        result = await (await self.submit_video(prompt, **options))
+        assert isinstance(result, VideoResult)
+        return result
+
+    def resume(
+        self,
+        history_id: str,
+        *,
+        kind: Kind,
+        submit_id: str | None = None,
+        created_at: float | None = None,
+    ) -> GenerationTask:
+        """Re-attach to a job by id (from this or another process of the same account).
+
+        The generation limit starts again from now.
+        """
+        if not isinstance(history_id, str) or not history_id:
+            raise InvalidInputError("history_id", "must be a non-empty string")
+        if kind not in _KINDS:
+            raise InvalidInputError("kind", f"{kind!r} is not allowed", allowed="image, video")
+        return self._task(history_id, kind, submit_id, created_at)
+
+    async def _ensure_credits(self) -> None:
+        """If the total is 0 or less, receive the daily credits once; fail if still short."""
+        info = await self.credits()
+        if info.total > 0:
+            return
+        receipt = await self.receive_credits()
+        if receipt.total <= 0:
+            raise InsufficientCreditsError(
+                "no credits left and none to receive today", context={"endpoint": "credits"}
+            )
+
+    async def _submit(self, body: dict[str, Any], submit_id: str, kind: Kind) -> GenerationTask:
+        # The body carries submit_id, so a retry cannot start a second paid job.
+        try:
+            data = await self.transport.call(GENERATE, body, retry_safe=True)
+        finally:
+            self._credits.invalidate()
+        aigc = data.get("aigc_data")
+        history_id = aigc.get("history_record_id") if isinstance(aigc, dict) else None
+        if history_id in (None, ""):
+            raise ResponseFieldError(
+                "generate: field 'aigc_data.history_record_id' is missing",
+                context={"field": "aigc_data.history_record_id", "endpoint": GENERATE.name},
+            )
+        self.metrics.tasks.submitted += 1
+        return self._task(str(history_id), kind, submit_id, None)
+
+    def _require_open(self) -> None:
+        if self._stack is None or self._closed:
+            raise JimengError("jobs need an open session: use `async with JimengSession(...)`")
+
+    def _task(
+        self, history_id: str, kind: Kind, submit_id: str | None, created_at: float | None
+    ) -> GenerationTask:
+        self._require_open()
+        return GenerationTask(
+            history_id=history_id,
+            kind=kind,
+            submit_id=submit_id,
+            poller=self._poller,
+            downloader=self._downloader,
+            limit=self.settings.generation_timeout,
+            on_outcome=self._count_outcome,
+            created_at=created_at,
+        )
+
+    def _count_outcome(self, status: TaskStatus) -> None:
+        tasks = self.metrics.tasks
+        if status.succeeded:
+            tasks.completed += 1
+        elif status == TaskStatus.FAILED:
+            tasks.failed += 1
+        elif status == TaskStatus.TIMED_OUT:
+            tasks.timed_out += 1
+
+    async def _fetch_history(self, ids: list[str]) -> dict[str, Any]:
+        body: dict[str, Any] = {"history_ids": ids, "image_info": drafts.history_image_info()}
+        return await self.transport.call(HISTORY, body)
+
+
+def _uploaded(ref: ImageRef) -> drafts.UploadedImage:
+    return drafts.UploadedImage(uri=ref.uri, width=ref.width, height=ref.height, format=ref.format)

@@ -1,0 +1,252 @@
+"""`GenerationTask`: an awaitable handle on one job, plain data at rest.
+
+The task asks the session's poller to watch its history id and waits for the record to reach a
+terminal status, within the generation limit. It never polls by itself, so a thousand waiting
+tasks cost what the poller's batches cost. `to_dict()` and `JimengSession.resume()` move a task
+between processes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .errors import (
+    GenerationTimeoutError,
+    JimengError,
+    ResponseFieldError,
+    TaskCancelledError,
+    generation_failure,
+)
+from .models import Asset, HistoryRecord, Kind, QueueInfo, TaskStatus
+from .results import ImageResult, Result, VideoResult
+
+if TYPE_CHECKING:
+    from .polling import Poller, Watch
+    from .results import Downloader
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A status change of a job, as `GenerationTask.progress()` yields it."""
+
+    status: TaskStatus
+    items: int
+    queue: QueueInfo | None
+
+
+class GenerationTask:
+    """A submitted image or video job. `await task` gives its result or raises.
+
+    `cancel()` stops waiting only: the service has no cancel, so the job (and its charge) goes
+    on, and `resume()` can pick it up again.
+    """
+
+    def __init__(
+        self,
+        *,
+        history_id: str,
+        kind: Kind,
+        submit_id: str | None,
+        poller: Poller,
+        downloader: Downloader,
+        limit: float,
+        on_outcome: Callable[[TaskStatus], None] | None = None,
+        created_at: float | None = None,
+    ) -> None:
+        self.history_id = history_id
+        self.kind: Kind = kind
+        self.submit_id = submit_id
+        self.created_at = time.time() if created_at is None else created_at
+        self._poller = poller
+        self._downloader = downloader
+        self._deadline = anyio.current_time() + limit
+        self._limit = limit
+        self._on_outcome = on_outcome
+        self._status = TaskStatus.PENDING
+        self._result: Result | None = None
+        self._error: JimengError | None = None
+        self._cancelled = anyio.Event()
+
+    def __repr__(self) -> str:
+        return (
+            f"GenerationTask(kind={self.kind!r}, history_id={self.history_id!r}, "
+            f"status={self.status.name})"
+        )
+
+    @property
+    def status(self) -> TaskStatus:
+        return self._status
+
+    def done(self) -> bool:
+        """Whether the task has its outcome (a result, a failure, a time-out or a cancel)."""
+        return self._status.terminal
+
+    def cancel(self) -> None:
+        """Stop waiting for the job (every current and future wait raises TaskCancelledError).
+
+        The service has no cancel: the job runs on and is charged; `resume()` re-attaches.
+        """
+        if not self.done():
+            self._finish(
+                TaskStatus.CANCELLED,
+                error=TaskCancelledError(
+                    f"waiting for {self.history_id} was cancelled; the job itself goes on",
+                    history_id=self.history_id,
+                ),
+            )
+        self._cancelled.set()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data to resume this task elsewhere: `session.resume(**task.to_dict())`."""
+        return {
+            "history_id": self.history_id,
+            "kind": self.kind,
+            "submit_id": self.submit_id,
+            "created_at": self.created_at,
+        }
+
+    def __await__(self) -> Generator[Any, None, Result]:
+        return self.wait().__await__()
+
+    async def wait(self, timeout: float | None = None) -> Result:  # noqa: ASYNC109 (documented API)
+        """The result; raises the job's error, or TimeoutError if `timeout` passes first.
+
+        `timeout` bounds this wait only; the generation limit (Settings.generation_timeout)
+        ends the task itself with GenerationTimeoutError.
+        """
+        if not self.done():
+            with anyio.fail_after(timeout):
+                await self._wait_for_outcome()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    async def progress(self) -> AsyncIterator[Progress]:
+        """Yield each change of status, item count or queue position until the job ends."""
+        last: Progress | None = None
+        async with self._watching() as watch:
+            while True:
+                current = self._progress_of(watch)
+                if current != last:
+                    last = current
+                    yield current
+                if self.done():
+                    return
+                await self._next_change(watch)
+
+    async def _wait_for_outcome(self) -> None:
+        async with self._watching() as watch:
+            while not self.done():
+                await self._next_change(watch)
+
+    def _watching(self) -> _WatchContext:
+        return _WatchContext(self)
+
+    async def _next_change(self, watch: Watch) -> None:
+        """Wait for the record to change, the task to be cancelled or its limit to pass."""
+        changed = watch.changed
+        if self._absorb(watch):
+            return
+        remaining = self._deadline - anyio.current_time()
+        if remaining > 0:
+            with anyio.move_on_after(remaining):
+                async with anyio.create_task_group() as group:
+
+                    async def until_cancelled() -> None:
+                        await self._cancelled.wait()
+                        group.cancel_scope.cancel()
+
+                    group.start_soon(until_cancelled)
+                    await changed.wait()
+                    group.cancel_scope.cancel()
+        if not self.done() and anyio.current_time() >= self._deadline:
+            self._finish(
+                TaskStatus.TIMED_OUT,
+                error=GenerationTimeoutError(
+                    f"{self.kind} job {self.history_id} did not finish within "
+                    f"{self._limit:g}s; resume it later by its history_id",
+                    history_id=self.history_id,
+                    kind=self.kind,
+                ),
+            )
+        self._absorb(watch)
+
+    def _absorb(self, watch: Watch) -> bool:
+        """Take the watch's latest state into the task; True if that ended the task."""
+        if self.done():
+            return True
+        if watch.error is not None:
+            self._finish(TaskStatus.FAILED, error=watch.error)
+            return True
+        record = watch.record
+        if record is None:
+            return False
+        if record.status.succeeded:
+            self._succeed(record)
+        elif record.status == TaskStatus.FAILED:
+            self._finish(
+                TaskStatus.FAILED,
+                error=generation_failure(
+                    record.fail_code or "unknown", self.history_id, record.fail_msg
+                ),
+            )
+        else:
+            self._status = record.status
+        return self.done()
+
+    def _succeed(self, record: HistoryRecord) -> None:
+        if not record.items:
+            self._finish(
+                TaskStatus.FAILED,
+                error=ResponseFieldError(
+                    f"{self.kind} job {self.history_id} finished without any result item",
+                    context={"field": "item_list", "history_id": self.history_id},
+                ),
+            )
+            return
+        result: Result
+        if self.kind == "image":
+            result = ImageResult(history_id=self.history_id, images=list(record.items))
+        else:
+            result = VideoResult(history_id=self.history_id, video=record.items[0])
+        result.attach(self._downloader)
+        self._result = result
+        self._set_status(record.status)
+
+    def _finish(self, status: TaskStatus, *, error: JimengError) -> None:
+        self._error = error
+        self._set_status(status)
+
+    def _set_status(self, status: TaskStatus) -> None:
+        self._status = status
+        if status.terminal and self._on_outcome is not None:
+            self._on_outcome(status)
+
+    def _progress_of(self, watch: Watch) -> Progress:
+        self._absorb(watch)
+        record = watch.record
+        items: tuple[Asset, ...] = record.items if record else ()
+        return Progress(self._status, len(items), record.queue if record else None)
+
+
+class _WatchContext:
+    """Holds the task's place in the poller for the length of one wait."""
+
+    def __init__(self, task: GenerationTask) -> None:
+        self._task = task
+        self._watch: Watch | None = None
+
+    async def __aenter__(self) -> Watch:
+        task = self._task
+        self._watch = task._poller.watch(task.history_id, task.kind)
+        return self._watch
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._watch is not None
+        self._task._poller.release(self._watch)

@@ -1,0 +1,282 @@
+"""The one place a web API request is built, limited, sent, retried and decoded.
+
+A `Transport` belongs to one account: every request carries that account's own Cookie header
+(the HTTP client keeps no cookie jar), waits for one of the account's query slots, and is
+decoded from the `{"ret", "errmsg", "data"}` envelope into data or a typed error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any, TypeVar
+
+import anyio
+import backoff
+import httpx
+
+from .auth import build_headers, default_params
+from .config import RegionProfile, Settings
+from .errors import (
+    APIError,
+    AuthError,
+    JimengAPIError,
+    MalformedResponseError,
+    NetworkError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    error_for_ret,
+)
+from .metrics import Metrics
+
+logger = logging.getLogger("jimeng_async")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A web API call: its metrics name, path, and whether it is a commerce call."""
+
+    name: str
+    path: str
+    commerce: bool = False
+    extra_params: tuple[tuple[str, str], ...] = ()
+    referer_path: str = "/ai-tool/image/generate"
+
+
+ACCOUNT_INFO = Endpoint(
+    "account_info", "/passport/account/info/v2", extra_params=(("account_sdk_source", "web"),)
+)
+USER_CREDIT = Endpoint("user_credit", "/commerce/v1/benefits/user_credit", commerce=True)
+CREDIT_RECEIVE = Endpoint("credit_receive", "/commerce/v1/benefits/credit_receive", commerce=True)
+UPLOAD_TOKEN = Endpoint("get_upload_token", "/mweb/v1/get_upload_token")
+GENERATE = Endpoint("generate", "/mweb/v1/aigc_draft/generate")
+HISTORY = Endpoint("get_history_by_ids", "/mweb/v1/get_history_by_ids")
+
+
+def new_http_client(settings: Settings, *, max_connections: int = 100) -> httpx.AsyncClient:
+    """An HTTP client that stores no cookies, so no account's cookies ride on another's request."""
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.request_timeout),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+        cookies=no_cookies,
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry a retryable failure."""
+
+    max_retries: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    retry_after_cap: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(
+            settings.max_retries,
+            settings.retry_base_delay,
+            settings.retry_max_delay,
+            settings.retry_after_cap,
+        )
+
+    def delays(self) -> Iterator[float]:
+        """Exponential back-off with full jitter, from backoff's wait generators."""
+        waits = backoff.expo(base=2, factor=self.base_delay, max_value=self.max_delay)
+        next(waits)  # backoff's generators yield once before the first wait
+        for wait in waits:
+            yield backoff.full_jitter(wait)
+
+
+async def call_with_retries(
+    attempt: Callable[[int], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    endpoint: str,
+    metrics: Metrics,
+    retry_safe: bool = True,
+) -> T:
+    """Run `attempt(n)` until it succeeds, fails for good, or the retries are spent.
+
+    Only retryable errors (network, 5xx, 429, busy, malformed) are retried, and only when
+    `retry_safe`: a request that creates something must carry a client id for that.
+    A 429 waits for its Retry-After; one longer than the cap fails at once.
+    """
+    delays = policy.delays()
+    number = 0
+    while True:
+        number += 1
+        try:
+            return await attempt(number)
+        except JimengAPIError as exc:
+            if not (retry_safe and exc.retryable) or number > policy.max_retries:
+                raise
+            delay = next(delays)
+            if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+                if exc.retry_after > policy.retry_after_cap:
+                    raise
+                delay = exc.retry_after
+            metrics.record_retry(endpoint)
+            logger.info(
+                "retrying %s in %.2fs after %s (retry %d of %d)",
+                endpoint,
+                delay,
+                exc.code,
+                number,
+                policy.max_retries,
+            )
+            await anyio.sleep(delay)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def request_id(response: httpx.Response) -> str | None:
+    for name in ("x-tt-logid", "x-request-id"):
+        if name in response.headers:
+            return response.headers[name]
+    return None
+
+
+def raise_for_status(response: httpx.Response, context: dict[str, Any]) -> None:
+    """Map an HTTP error status to its typed error (before any body is looked at)."""
+    status = response.status_code
+    if status < 400:
+        return
+    message = f"HTTP {status}"
+    if status == 401:
+        raise AuthError(message, context=context)
+    if status == 403:
+        raise PermissionDeniedError(message, context=context)
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        raise RateLimitError(message, context=context, retry_after=retry_after)
+    if status >= 500:
+        raise ServerError(message, context=context)
+    raise APIError(message, context=context)
+
+
+def decode_envelope(response: httpx.Response, context: dict[str, Any]) -> dict[str, Any]:
+    """The `data` of a successful envelope, or the typed error it stands for."""
+    raise_for_status(response, context)
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        raise MalformedResponseError("the response is not JSON", context=context) from None
+    if not isinstance(payload, dict) or "ret" not in payload:
+        raise MalformedResponseError("the response is not an envelope", context=context)
+    ret = str(payload["ret"])
+    context["ret"] = ret
+    if ret != "0":
+        raise error_for_ret(ret, str(payload.get("errmsg") or ""), context)
+    data = payload.get("data")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise MalformedResponseError("the envelope's data is not an object", context=context)
+    return data
+
+
+class Transport:
+    """Sends one account's web API requests under its query limit, with retries."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        settings: Settings,
+        profile: RegionProfile,
+        session_id: str,
+        metrics: Metrics,
+        query_slots: anyio.Semaphore,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.profile = profile
+        self.metrics = metrics
+        self.policy = RetryPolicy.from_settings(settings)
+        self._session_id = session_id
+        self._query_slots = query_slots
+
+    async def call(
+        self, endpoint: Endpoint, body: Mapping[str, Any] | None = None, *, retry_safe: bool = True
+    ) -> dict[str, Any]:
+        """POST `body` to `endpoint` and return the envelope's data."""
+        content = json.dumps(dict(body or {}), ensure_ascii=False, separators=(",", ":")).encode()
+
+        async def attempt(number: int) -> dict[str, Any]:
+            async with self._query_slots:
+                return await self._send_once(endpoint, content, number)
+
+        return await call_with_retries(
+            attempt,
+            policy=self.policy,
+            endpoint=endpoint.name,
+            metrics=self.metrics,
+            retry_safe=retry_safe,
+        )
+
+    async def _send_once(self, endpoint: Endpoint, content: bytes, number: int) -> dict[str, Any]:
+        base = self.profile.commerce_url if endpoint.commerce else self.profile.base_url
+        params = {} if endpoint.commerce else default_params(self.profile, self.settings)
+        params.update(endpoint.extra_params)
+        headers = build_headers(
+            session_id=self._session_id,
+            profile=self.profile,
+            path=endpoint.path,
+            commerce=endpoint.commerce,
+            referer_path=endpoint.referer_path,
+        )
+        headers["Content-Type"] = "application/json"
+        context: dict[str, Any] = {"endpoint": endpoint.name, "attempt": number}
+        started = time.monotonic()
+        ok = False
+        try:
+            with anyio.fail_after(self.settings.request_timeout):
+                response = await self.client.post(
+                    base + endpoint.path, params=params, content=content, headers=headers
+                )
+            context["status"] = response.status_code
+            context["request_id"] = request_id(response)
+            data = decode_envelope(response, context)
+            ok = True
+            return data
+        except TimeoutError:
+            raise NetworkError(
+                f"no answer within {self.settings.request_timeout:g}s", context=context
+            ) from None
+        except httpx.RequestError as exc:
+            raise NetworkError(f"{type(exc).__name__}: {exc}", context=context) from None
+        finally:
+            latency = time.monotonic() - started
+            self.metrics.record_request(endpoint.name, ok=ok, latency=latency)
+            logger.debug(
+                "POST %s -> %s ret=%s in %.3fs (attempt %d)",
+                endpoint.path,
+                context.get("status"),
+                context.get("ret"),
+                latency,
+                number,
+            )
