@@ -130,7 +130,7 @@ class Poller:
         self.requests += 1
         try:
             records = history_records(await self._fetch(ids))
-        except JimengError as exc:
+        except Exception as exc:  # the poller outlives any one bad round: jobs keep waiting
             logger.warning("polling %d job(s) failed: %s; they keep waiting", len(ids), exc)
             for watch in batch:
                 watch.next_due = anyio.current_time() + self._settings.poll_max_interval

@@ -258,14 +258,7 @@ class JimengSession:
         refs = await self._upload_all(images or [])
         submit_id = str(uuid.uuid4())
         draft = drafts.build_image_draft(request, images=[_uploaded(r) for r in refs])
-        body = drafts.build_generate_body(
-            draft=draft,
-            model_id=request.model_id,
-            submit_id=submit_id,
-            aid=self.profile.aid,
-            video=False,
-        )
-        return await self._submit(body, submit_id, "image")
+        return await self._submit(draft, request.model_id, submit_id, "image")
 
     async def submit_video(
         self,
@@ -298,14 +291,7 @@ class JimengSession:
         draft = drafts.build_video_draft(
             request, first_frame=first, end_frame=end, submit_id=submit_id
         )
-        body = drafts.build_generate_body(
-            draft=draft,
-            model_id=request.model_id,
-            submit_id=submit_id,
-            aid=self.profile.aid,
-            video=True,
-        )
-        return await self._submit(body, submit_id, "video")
+        return await self._submit(draft, request.model_id, submit_id, "video")
 
     async def generate_image(self, prompt: str, **options: Any) -> ImageResult:
         """Submit an image job and wait for its result."""
@@ -348,7 +334,16 @@ class JimengSession:
                 "no credits left and none to receive today", context={"endpoint": "credits"}
             )
 
-    async def _submit(self, body: dict[str, Any], submit_id: str, kind: Kind) -> GenerationTask:
+    async def _submit(
+        self, draft: dict[str, Any], model_id: str, submit_id: str, kind: Kind
+    ) -> GenerationTask:
+        body = drafts.build_generate_body(
+            draft=draft,
+            model_id=model_id,
+            submit_id=submit_id,
+            aid=self.profile.aid,
+            video=kind == "video",
+        )
         # The body carries submit_id, so a retry cannot start a second paid job.
         try:
             data = await self.transport.call(GENERATE, body, retry_safe=True)

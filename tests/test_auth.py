@@ -48,7 +48,8 @@ def test_sign_formula() -> None:
     path = "/mweb/v1/aigc_draft/generate"
     expected = hashlib.md5(b"9e2c|enerate|7|1.0.0|1700000000||11ac").hexdigest()
     assert compute_sign(path, 1700000000) == expected
-    assert len(expected) == 32 and expected == expected.lower()
+    assert len(expected) == 32
+    assert expected == expected.lower()
 
 
 def test_cookie_fields() -> None:
@@ -66,9 +67,14 @@ def test_default_params_cn_has_web_id_us_does_not() -> None:
     s = Settings()
     cn = default_params(DEFAULT_REGIONS["cn"], s)
     us = default_params(DEFAULT_REGIONS["us"], s)
-    assert cn["aid"] == "513695" and cn["region"] == "cn" and cn["webId"] == WEB_ID
-    assert len(WEB_ID) == 19 and WEB_ID.isdigit()
-    assert us["aid"] == "513641" and us["region"] == "US" and "webId" not in us
+    assert cn["aid"] == "513695"
+    assert cn["region"] == "cn"
+    assert cn["webId"] == WEB_ID
+    assert len(WEB_ID) == 19
+    assert WEB_ID.isdigit()
+    assert us["aid"] == "513641"
+    assert us["region"] == "US"
+    assert "webId" not in us
     for params in (cn, us):
         assert params["device_platform"] == "web"
         assert params["da_version"] == "3.3.2"

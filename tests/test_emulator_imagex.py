@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import struct
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,8 +21,11 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials as BotoCredentials
 
-from jimeng_async.config import DEFAULT_REGIONS, RegionProfile
+from jimeng_async.auth import build_headers, default_params, split_token
+from jimeng_async.config import DEFAULT_REGIONS, RegionProfile, Settings
+from jimeng_async.images import ImageHeader
 from jimeng_async.sigv4 import Credentials, sign_request
+from jimeng_async.testing import Emulator, EmulatorConfig
 
 pytestmark = pytest.mark.anyio
 
@@ -195,27 +200,35 @@ def error_code(response: httpx.Response) -> str:
 
 
 class Env:
-    """Accounts, upload tokens and the committed-image view of one running ImageX."""
+    """One running Emulator, driven with a plain httpx client (no jimeng_async client code)."""
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, service: Any) -> None:
+    def __init__(self, emulator: Emulator, client: httpx.AsyncClient) -> None:
+        self.emulator = emulator
         self.client = client
-        self.base_url = base_url
-        self.service = service
-        self._accounts = 0
+        self.base_url = emulator.url
 
     def add_account(self, region: str = "cn") -> str:
-        self._accounts += 1
-        prefix = "" if region == "cn" else f"{region}-"
-        return f"{prefix}{'a' * 28}{self._accounts:04d}"
+        return self.emulator.add_account(region, credits=100)
 
     async def upload_token(self, token: str) -> dict[str, Any]:
-        region = token.split("-", 1)[0] if "-" in token else "cn"
-        data: dict[str, Any] = self.service.issue_credentials(token, DEFAULT_REGIONS[region])
+        """Step 1: POST /mweb/v1/get_upload_token as the web app sends it."""
+        region, session_id = split_token(token)
+        profile = SETTINGS.profile(region)
+        path = "/mweb/v1/get_upload_token"
+        response = await self.client.post(
+            self.base_url + path,
+            params=default_params(profile, SETTINGS),
+            headers=build_headers(session_id=session_id, profile=profile, path=path),
+            json={"scene": 2},
+        )
+        assert response.status_code == 200, response.text
+        envelope = response.json()
+        assert envelope["ret"] == "0", envelope
+        data: dict[str, Any] = envelope["data"]
         return data
 
     async def uploader(self, token: str, signer: Signer = sign_request) -> Upload:
-        region = token.split("-", 1)[0] if "-" in token else "cn"
-        profile = DEFAULT_REGIONS[region]  # type: ignore[index]
+        profile = DEFAULT_REGIONS[split_token(token)[0]]
         data = await self.upload_token(token)
         credentials = Credentials(
             data["access_key_id"], data["secret_access_key"], data["session_token"]
@@ -223,32 +236,28 @@ class Env:
         service_id = data["space_name" if profile.international else "service_id"]
         return Upload(self.client, self.base_url, profile, credentials, service_id, signer)
 
-    def committed_image(self, token: str, uri: str) -> Any:
-        return self.service.committed_image(token, uri)
+    def committed_image(self, token: str, uri: str) -> ImageHeader | None:
+        return self.emulator.imagex.committed_image(token, uri)
+
+
+SETTINGS = Settings()
+MAX_UPLOAD = 1024 * 1024
+
+
+@asynccontextmanager
+async def running(**config: Any) -> AsyncIterator[Env]:
+    emulator_config = EmulatorConfig(max_upload_bytes=MAX_UPLOAD, **config)
+    async with (
+        Emulator(time_scale=0.01, seed=1, config=emulator_config) as emulator,
+        httpx.AsyncClient() as client,
+    ):
+        yield Env(emulator, client)
 
 
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
-    import random
-    import time
-
-    from starlette.applications import Starlette
-
-    from jimeng_async.testing.imagex_service import ImageXService
-    from jimeng_async.testing.stats import EmulatorStats
-
-    service = ImageXService(
-        stats=EmulatorStats(),
-        clock=time.time,
-        credential_ttl=3600,
-        max_upload_bytes=1024 * 1024,
-        upload_host=lambda: "testserver",
-        rng=random.Random(1),
-    )
-    app = Starlette(routes=service.routes())
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport) as client:
-        yield Env(client, "http://testserver", service)
+    async with running() as started:
+        yield started
 
 
 # -- the four steps ----------------------------------------------------------------------------
@@ -279,8 +288,7 @@ async def test_full_flow_cn(env: Env, signer: Signer) -> None:
     assert plugin["ImageSize"] == len(image)
     assert plugin["ImageMd5"] == hashlib.md5(image).hexdigest()
     assert result["RequestId"]
-    header = env.committed_image(token, uri)
-    assert (header.format, header.width, header.height) == ("png", 7, 5)
+    assert env.committed_image(token, uri) == ImageHeader("png", 7, 5)
     assert env.committed_image(env.add_account("cn"), uri) is None
 
 
@@ -346,8 +354,7 @@ async def test_commit_reports_the_image_size(env: Env, image: tuple[bytes, str, 
         width,
         height,
     )
-    header = env.committed_image(token, uri)
-    assert (header.format, header.width, header.height) == (fmt, width, height)
+    assert env.committed_image(token, uri) == ImageHeader(fmt, width, height)
 
 
 async def test_large_upload_is_streamed_and_hashed(env: Env) -> None:
@@ -386,8 +393,10 @@ async def test_commit_twice_gives_the_same_uri(env: Env) -> None:
 async def test_uploads_count_as_in_flight(env: Env) -> None:
     token = env.add_account("cn")
     await (await env.uploader(token)).full_flow(make_png(4, 4))
-    assert env.service._stats.max_in_flight[(token, "upload")] == 1
-    assert env.service._stats._in_flight[(token, "upload")] == 0
+    stats = env.emulator.stats
+    assert stats.max_in_flight[(token, "upload")] == 1
+    assert stats.requests["ApplyImageUpload"] == stats.requests["CommitImageUpload"] == 1
+    assert stats.requests["upload"] == 1
 
 
 # -- signature and credential errors -----------------------------------------------------------
@@ -448,13 +457,27 @@ async def test_wrong_session_token(env: Env) -> None:
 
 async def test_wrong_region_in_scope(env: Env) -> None:
     up = await env.uploader(env.add_account("cn"))
-    up.profile = DEFAULT_REGIONS["hk"].__class__(
-        **{**up.profile.__dict__, "aws_region": "us-east-1"}
-    )
+    up.profile = dataclasses.replace(up.profile, aws_region="us-east-1")
     response = await up.apply(100)
     assert response.status_code == 403
     assert error_code(response) == "SignatureDoesNotMatch"
     assert "region" in response.json()["ResponseMetadata"]["Error"]["Message"]
+
+
+async def test_expired_credentials() -> None:
+    async with running(credential_ttl=1e-6) as env:
+        up = await env.uploader(env.add_account("cn"))
+        response = await up.apply(100)
+    assert response.status_code == 403
+    assert error_code(response) == "ExpiredToken"
+    assert "expired" in response.json()["ResponseMetadata"]["Error"]["Message"]
+
+
+async def test_credentials_last_their_ttl(env: Env) -> None:
+    data = await env.upload_token(env.add_account("cn"))
+    issued = datetime.fromisoformat(data["current_time"])
+    expires = datetime.fromisoformat(data["expired_time"])
+    assert expires - issued == timedelta(seconds=3600)
 
 
 async def test_skewed_date(env: Env) -> None:
@@ -548,8 +571,8 @@ async def test_apply_parameter_errors(
 
 async def test_file_size_limit(env: Env) -> None:
     up = await env.uploader(env.add_account("cn"))
-    assert (await up.apply(1024 * 1024)).status_code == 200
-    too_big = await up.apply(1024 * 1024 + 1)
+    assert (await up.apply(MAX_UPLOAD)).status_code == 200
+    too_big = await up.apply(MAX_UPLOAD + 1)
     assert too_big.status_code == 400
     assert "limit" in too_big.json()["ResponseMetadata"]["Error"]["Message"]
 
@@ -663,3 +686,22 @@ async def test_commit_with_a_malformed_body(env: Env) -> None:
         )
         assert response.status_code == 400
         assert error_code(response) == "InvalidParameter"
+
+
+async def test_an_internal_failure_is_a_json_error(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = make_png(5, 5)
+    up, address = await applied(env, image)
+
+    def broken(*_args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(env.emulator.imagex, "_open_session", broken)
+    monkeypatch.setattr(env.emulator.imagex, "_receive", broken)
+    for response in (await up.apply(len(image)), await up.put(address, image)):
+        assert response.status_code == 500
+        error = response.json()["ResponseMetadata"]["Error"]
+        assert error["Code"] == "InternalError"
+        assert "boom" not in response.text
+        assert "Traceback" not in response.text

@@ -40,8 +40,9 @@ def signed_parts(token: str, endpoint: str) -> tuple[str, dict[str, str], dict[s
     params = {} if commerce else auth.default_params(profile, _SETTINGS)
     if endpoint == "account_info":
         params["account_sdk_source"] = "web"
-    headers = auth.build_headers(session_id=session_id, profile=profile, path=path,
-                                 commerce=commerce)
+    headers = auth.build_headers(
+        session_id=session_id, profile=profile, path=path, commerce=commerce
+    )
     return path, params, headers
 
 
@@ -91,8 +92,9 @@ def _node(**fields: Any) -> dict[str, Any]:
     return {"type": "", "id": str(uuid.uuid4()), **fields}
 
 
-def _core_param(model: str, prompt: str, size: tuple[int, int, int], resolution: str,
-                seed: int) -> dict[str, Any]:
+def _core_param(
+    model: str, prompt: str, size: tuple[int, int, int], resolution: str, seed: int
+) -> dict[str, Any]:
     width, height, code = size
     return _node(
         model=model, prompt=prompt, negative_prompt="", seed=seed, sample_strength=0.5,
@@ -101,8 +103,15 @@ def _core_param(model: str, prompt: str, size: tuple[int, int, int], resolution:
     )  # fmt: skip
 
 
-def _wrap(component: dict[str, Any], *, model: str, aid: int, submit_id: str | None,
-          min_version: str = "3.0.2", extend: dict[str, Any] | None = None) -> dict[str, Any]:
+def _wrap(
+    component: dict[str, Any],
+    *,
+    model: str,
+    aid: int,
+    submit_id: str | None,
+    min_version: str = "3.0.2",
+    extend: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     draft = {
         "type": "draft", "id": str(uuid.uuid4()), "min_version": min_version, "min_features": [],
         "is_from_tsn": True, "version": "3.3.2", "main_component_id": component["id"],
@@ -118,8 +127,12 @@ def _wrap(component: dict[str, Any], *, model: str, aid: int, submit_id: str | N
 
 
 def _metadata() -> dict[str, Any]:
-    return _node(created_platform=3, created_platform_version="",
-                 created_time_in_ms=str(int(time.time() * 1000)), created_did="")
+    return _node(
+        created_platform=3,
+        created_platform_version="",
+        created_time_in_ms=str(int(time.time() * 1000)),
+        created_did="",
+    )
 
 
 def image_body(
@@ -159,8 +172,9 @@ def blend_body(
 ) -> dict[str, Any]:
     """A blend generate body over (uri, width, height) inputs."""
     abilities = [
-        _node(name="byte_edit", image_uri_list=[uri], image_list=[image_node(uri, w, h)],
-              strength=0.5)
+        _node(
+            name="byte_edit", image_uri_list=[uri], image_list=[image_node(uri, w, h)], strength=0.5
+        )
         for uri, w, h in images
     ]
     blend = _node(
@@ -191,14 +205,25 @@ def video_body(
     submit_id: str | None = None,
 ) -> dict[str, Any]:
     """A video generate body, with optional first and end frames (uri, width, height)."""
-    gen_input = _node(min_version="3.0.5", prompt=prompt, video_mode=2, fps=24,
-                      duration_ms=duration_ms, resolution=resolution)
+    gen_input = _node(
+        min_version="3.0.5",
+        prompt=prompt,
+        video_mode=2,
+        fps=24,
+        duration_ms=duration_ms,
+        resolution=resolution,
+    )
     if first:
         gen_input["first_frame_image"] = image_node(*first)
     if end:
         gen_input["end_frame_image"] = image_node(*end)
-    params = _node(model_req_key=model, priority=0, seed=2_550_000_000,
-                   video_aspect_ratio=ratio, video_gen_inputs=[gen_input])
+    params = _node(
+        model_req_key=model,
+        priority=0,
+        seed=2_550_000_000,
+        video_aspect_ratio=ratio,
+        video_gen_inputs=[gen_input],
+    )
     component = {
         "type": "video_base_component", "id": str(uuid.uuid4()), "min_version": "1.0.0",
         "aigc_mode": "workbench", "generate_type": "gen_video", "metadata": _metadata(),
@@ -206,10 +231,13 @@ def video_body(
             text_to_video_params=params,
             video_task_extra=json.dumps({"promptSource": "custom", "isDefaultSeed": 1}))),
     }  # fmt: skip
-    extend = {"m_video_commerce_info": dict(VIDEO_COMMERCE_INFO),
-              "m_video_commerce_info_list": [dict(VIDEO_COMMERCE_INFO)]}
-    return _wrap(component, model=model, aid=aid, submit_id=submit_id, min_version="3.0.5",
-                 extend=extend)
+    extend = {
+        "m_video_commerce_info": dict(VIDEO_COMMERCE_INFO),
+        "m_video_commerce_info_list": [dict(VIDEO_COMMERCE_INFO)],
+    }
+    return _wrap(
+        component, model=model, aid=aid, submit_id=submit_id, min_version="3.0.5", extend=extend
+    )
 
 
 def edit_draft(body: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -241,11 +269,11 @@ async def client(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
 pytestmark = pytest.mark.anyio
 
 
-async def test_cn_and_us_accounts_are_served(emulator: Emulator,
-                                             client: httpx.AsyncClient) -> None:
+async def test_cn_and_us_accounts_are_served(emulator: Emulator, client: httpx.AsyncClient) -> None:
     cn = emulator.add_account("cn", credits=7)
     us = emulator.add_account("us", credits=3, vip=True)
-    assert len(cn) == 32 and int(cn, 16) >= 0
+    assert len(cn) == 32
+    assert int(cn, 16) >= 0
     assert us.startswith("us-")
     cn_info = await ok(client, cn, "account_info", None)
     us_info = await ok(client, us, "account_info")
@@ -261,8 +289,9 @@ async def test_cn_and_us_accounts_are_served(emulator: Emulator,
     assert emulator.stats.max_in_flight[(cn, "query")] == 1
 
 
-async def test_account_info_accepts_an_empty_body(emulator: Emulator,
-                                                  client: httpx.AsyncClient) -> None:
+async def test_account_info_accepts_an_empty_body(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
     token = emulator.add_account()
     envelope = await web(client, token, "account_info", content=b"")
     assert envelope["ret"] == "0"
@@ -302,8 +331,13 @@ async def test_gateway_refuses_bad_headers_and_params(
 async def test_sign_depends_on_the_path(emulator: Emulator, client: httpx.AsyncClient) -> None:
     token = emulator.add_account()
     _, _, credit_headers = signed_parts(token, "user_credit")
-    envelope = await web(client, token, "credit_receive", {"time_zone": "Asia/Shanghai"},
-                         headers={"Sign": credit_headers["Sign"]})
+    envelope = await web(
+        client,
+        token,
+        "credit_receive",
+        {"time_zone": "Asia/Shanghai"},
+        headers={"Sign": credit_headers["Sign"]},
+    )
     assert (envelope["ret"], envelope["errmsg"]) == ("4002", "invalid header Sign")
 
 
@@ -312,33 +346,40 @@ async def test_us_token_refuses_cn_params_and_cookie_region(
 ) -> None:
     us = emulator.add_account("us")
     cn_params = auth.default_params(DEFAULT_REGIONS["cn"], _SETTINGS)
-    wrong_aid = await web(client, us, "get_history_by_ids", {"history_ids": ["1"]},
-                          params=dict(cn_params))
+    wrong_aid = await web(
+        client, us, "get_history_by_ids", {"history_ids": ["1"]}, params=dict(cn_params)
+    )
     assert wrong_aid["ret"] == "4002"
     _, _, headers = signed_parts(us, "user_credit")
     cookie = headers["Cookie"].replace("store-region=us", "store-region=cn-gd")
     wrong_store = await web(client, us, "user_credit", {}, headers={"Cookie": cookie})
-    assert wrong_store["ret"] == "4002" and "store-region" in wrong_store["errmsg"]
+    assert wrong_store["ret"] == "4002"
+    assert "store-region" in wrong_store["errmsg"]
 
 
-async def test_commerce_calls_refuse_default_params(emulator: Emulator,
-                                                    client: httpx.AsyncClient) -> None:
+async def test_commerce_calls_refuse_default_params(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
     token = emulator.add_account()
     envelope = await web(client, token, "user_credit", {}, params={"aid": "513695"})
-    assert envelope["ret"] == "4002" and "aid" in envelope["errmsg"]
+    assert envelope["ret"] == "4002"
+    assert "aid" in envelope["errmsg"]
 
 
-async def test_missing_cookie_fields_are_refused(emulator: Emulator,
-                                                 client: httpx.AsyncClient) -> None:
+async def test_missing_cookie_fields_are_refused(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
     token = emulator.add_account()
     _, _, headers = signed_parts(token, "user_credit")
     cookie = "; ".join(p for p in headers["Cookie"].split("; ") if not p.startswith("sid_tt="))
     envelope = await web(client, token, "user_credit", {}, headers={"Cookie": cookie})
-    assert envelope["ret"] == "4002" and "sid_tt" in envelope["errmsg"]
+    assert envelope["ret"] == "4002"
+    assert "sid_tt" in envelope["errmsg"]
 
 
-async def test_unknown_expired_and_banned_tokens(emulator: Emulator,
-                                                 client: httpx.AsyncClient) -> None:
+async def test_unknown_expired_and_banned_tokens(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
     unknown = await web(client, "f" * 32, "account_info")
     assert (unknown["ret"], unknown["errmsg"]) == ("1015", "login expired")
     token = emulator.add_account()
@@ -365,8 +406,9 @@ async def test_only_post_is_allowed(emulator: Emulator, client: httpx.AsyncClien
     assert "Traceback" not in response.text
 
 
-async def test_daily_credits_once_per_emulated_day(emulator: Emulator,
-                                                   client: httpx.AsyncClient) -> None:
+async def test_daily_credits_once_per_emulated_day(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
     token = emulator.add_account(credits=5)
     body = {"time_zone": "Asia/Shanghai"}
     before = await ok(client, token, "user_credit", {})
@@ -384,8 +426,9 @@ async def test_daily_credits_once_per_emulated_day(emulator: Emulator,
     assert emulator.credits_of(token) == 205
 
 
-async def test_an_emulated_day_passes_with_the_scaled_clock(emulator: Emulator,
-                                                            client: httpx.AsyncClient) -> None:
+async def test_an_emulated_day_passes_with_the_scaled_clock(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
     token = emulator.add_account(credits=0)
     body = {"time_zone": "America/New_York"}
     assert (await ok(client, token, "credit_receive", body))["receive_quota"] == 100
@@ -393,11 +436,13 @@ async def test_an_emulated_day_passes_with_the_scaled_clock(emulator: Emulator,
     assert (await ok(client, token, "credit_receive", body))["receive_quota"] == 100
 
 
-async def test_credit_receive_needs_a_time_zone(emulator: Emulator,
-                                                client: httpx.AsyncClient) -> None:
+async def test_credit_receive_needs_a_time_zone(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
     token = emulator.add_account(credits=0)
     envelope = await web(client, token, "credit_receive", {})
-    assert envelope["ret"] == "4002" and "time_zone" in envelope["errmsg"]
+    assert envelope["ret"] == "4002"
+    assert "time_zone" in envelope["errmsg"]
     assert emulator.credits_of(token) == 0
 
 
@@ -405,16 +450,19 @@ async def test_upload_token_needs_scene_2(emulator: Emulator, client: httpx.Asyn
     token = emulator.add_account()
     for body in ({}, {"scene": 1}, {"scene": True}):
         envelope = await web(client, token, "get_upload_token", body)
-        assert envelope["ret"] == "4002" and "scene" in envelope["errmsg"]
+        assert envelope["ret"] == "4002"
+        assert "scene" in envelope["errmsg"]
 
 
-async def test_upload_token_gives_region_credentials(emulator: Emulator,
-                                                     client: httpx.AsyncClient) -> None:
+async def test_upload_token_gives_region_credentials(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
     cn = await ok(client, emulator.add_account("cn"), "get_upload_token", {"scene": 2})
     us = await ok(client, emulator.add_account("us"), "get_upload_token", {"scene": 2})
     for data in (cn, us):
         assert {"access_key_id", "secret_access_key", "session_token"} <= data.keys()
-    assert "service_id" in cn and "space_name" in us
+    assert "service_id" in cn
+    assert "space_name" in us
 
 
 async def test_settings_point_every_region_here(emulator: Emulator) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import jimeng_async as jm
@@ -20,10 +21,13 @@ async def test_text_to_image_end_to_end(
 ) -> None:
     async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
         task = await s.submit_image("a red fox", ratio="16:9", resolution="1k")
-        assert task.kind == "image" and task.submit_id and not task.done()
+        assert task.kind == "image"
+        assert task.submit_id
+        assert not task.done()
         result = await task
         assert isinstance(result, jm.ImageResult)
-        assert task.done() and task.status is jm.TaskStatus.COMPLETED
+        assert task.done()
+        assert task.status is jm.TaskStatus.COMPLETED
         assert len(result.images) == 4
         assert all((a.width, a.height) == (1664, 936) for a in result.images)
         paths = await result.save(tmp_path / "out")
@@ -73,7 +77,8 @@ async def test_text_to_video_and_save(
     assert result.video.duration == pytest.approx(10.0)
     assert result.video.cover_url
     data = paths[0].read_bytes()
-    assert paths[0].suffix == ".mp4" and data[4:8] == b"ftyp"
+    assert paths[0].suffix == ".mp4"
+    assert data[4:8] == b"ftyp"
 
 
 async def test_video_from_first_and_end_frames(
@@ -84,7 +89,8 @@ async def test_video_from_first_and_end_frames(
             "morph", first_frame=png(64, 36, "a"), end_frame=png(64, 36, "b"), ratio="16:9"
         )
         first_only = await s.generate_video("zoom", first_frame=png(36, 64, "c"), ratio="9:16")
-    assert both.video.url and first_only.video.url
+    assert both.video.url
+    assert first_only.video.url
     assert jimeng_emulator.stats.requests["CommitImageUpload"] == 3
 
 
@@ -104,12 +110,14 @@ async def test_hundred_concurrent_tasks_are_polled_in_batches(
             for task in tasks:
                 group.start_soon(wait, task)
         snapshot = s.metrics.snapshot()["tasks"]
-    assert len(results) == 100 and all(len(r.images) == 4 for r in results)
+    assert len(results) == 100
+    assert all(len(r.images) == 4 for r in results)
     sizes = jimeng_emulator.stats.history_batch_sizes
     asked = sum(sizes)  # what one request per task per poll would have cost
     assert max(sizes) <= 10
     assert len(sizes) * 5 <= asked, f"{len(sizes)} calls for {asked} task polls"
-    assert snapshot["submitted"] == 100 and snapshot["completed"] == 100
+    assert snapshot["submitted"] == 100
+    assert snapshot["completed"] == 100
     assert snapshot["completion_rate"] == 1.0
 
 
@@ -153,7 +161,8 @@ async def test_generation_limit_then_resume(jimeng_emulator: Emulator, jimeng_to
     async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
         again = s.resume(**saved)
         result = await again
-    assert isinstance(result, jm.ImageResult) and len(result.images) == 4
+    assert isinstance(result, jm.ImageResult)
+    assert len(result.images) == 4
     assert again.submit_id == task.submit_id
     assert jimeng_emulator.stats.credits_charged == 1
 
@@ -178,7 +187,7 @@ async def test_cancelling_one_waiter_leaves_the_others(
             group.start_soon(wait, other, "other")
             async with anyio.create_task_group() as inner:
                 inner.start_soon(wait, shared, "cancelled")
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
                 inner.cancel_scope.cancel()
     assert sorted(outcomes) == ["other", "shared"]
 
@@ -306,7 +315,8 @@ async def test_upload_from_a_url_the_emulator_serves(
     async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
         result = await s.generate_image("source picture")
         ref = await s.upload_image(result.images[0].url)
-    assert ref.format == "png" and ref.width > 0
+    assert ref.format == "png"
+    assert ref.width > 0
     assert jimeng_emulator.imagex.committed_image(jimeng_token, ref.uri) is not None
 
 

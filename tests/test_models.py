@@ -21,7 +21,8 @@ def test_account_info_flattens_and_keeps_going_without_optional_fields() -> None
         }
     )
     assert (info.user_id, info.nickname, info.is_vip, info.vip_level) == ("123", "n", True, 2)
-    assert info.can_generate_video is False and info.can_generate_image is None
+    assert info.can_generate_video is False
+    assert info.can_generate_image is None
     assert AccountInfo.from_data({"user_id": "9"}).user_id == "9"
 
 
@@ -42,7 +43,8 @@ def test_credits_total_is_sum_unless_given() -> None:
             "benefit_status": {"can_receive_daily": True},
         }
     )
-    assert given.total == 10 and given.can_receive_daily is True
+    assert given.total == 10
+    assert given.can_receive_daily is True
 
 
 @pytest.mark.parametrize(
@@ -78,9 +80,11 @@ def test_image_record_and_fallback_to_cover() -> None:
         },
         "image",
     )
-    assert record.status is TaskStatus.COMPLETED and record.status.succeeded
+    assert record.status is TaskStatus.COMPLETED
+    assert record.status.succeeded
     assert [a.url for a in record.items] == ["u1", "c2"]
-    assert record.items[0].width == 2 and record.fail_code is None
+    assert record.items[0].width == 2
+    assert record.fail_code is None
 
 
 def test_video_record_fallbacks() -> None:
@@ -97,7 +101,8 @@ def test_video_record_fallbacks() -> None:
         "1", {"status": 10, "item_list": [origin, medium, play, download]}, "video"
     )
     assert [a.url for a in record.items] == ["v", "m", "p", "d"]
-    assert record.items[0].duration == 5.0 and record.items[0].cover_url == "t"
+    assert record.items[0].duration == 5.0
+    assert record.items[0].cover_url == "t"
 
 
 def test_queue_and_failure_fields() -> None:
@@ -111,8 +116,10 @@ def test_queue_and_failure_fields() -> None:
         },
         "image",
     )
-    assert record.status is TaskStatus.FAILED and record.fail_code == "2038"
-    assert record.queue is not None and (record.queue.position, record.queue.length) == (3, 9)
+    assert record.status is TaskStatus.FAILED
+    assert record.fail_code == "2038"
+    assert record.queue is not None
+    assert (record.queue.position, record.queue.length) == (3, 9)
     assert record.queue.forecast_queue_seconds == 12
 
 

@@ -48,10 +48,12 @@ async def test_account_info_is_cached(jimeng_emulator: Emulator, jimeng_token: s
 async def test_concurrent_first_calls_share_one_request(
     jimeng_emulator: Emulator, jimeng_token: str
 ) -> None:
-    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
-        async with anyio.create_task_group() as group:
-            for _ in range(10):
-                group.start_soon(s.credits)
+    async with (
+        jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s,
+        anyio.create_task_group() as group,
+    ):
+        for _ in range(10):
+            group.start_soon(s.credits)
     assert jimeng_emulator.stats.requests["user_credit"] == 1
 
 
@@ -62,10 +64,12 @@ async def test_query_limit_holds_under_fifty_concurrent_calls(
     jimeng_emulator.faults = FaultConfig(
         slow_rate=1.0, slow_seconds=0.05, endpoints={"user_credit"}
     )
-    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
-        async with anyio.create_task_group() as group:
-            for _ in range(50):
-                group.start_soon(lambda: s.credits(refresh=True))
+    async with (
+        jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s,
+        anyio.create_task_group() as group,
+    ):
+        for _ in range(50):
+            group.start_soon(lambda: s.credits(refresh=True))
     assert jimeng_emulator.stats.requests["user_credit"] == 50
     assert jimeng_emulator.stats.max_in_flight[(jimeng_token, "query")] == 5
 
@@ -75,10 +79,12 @@ async def test_query_limit_is_configurable(jimeng_emulator: Emulator, jimeng_tok
         slow_rate=1.0, slow_seconds=0.05, endpoints={"user_credit"}
     )
     settings = jimeng_emulator.settings(max_queries=2)
-    async with jm.JimengSession(jimeng_token, settings=settings) as s:
-        async with anyio.create_task_group() as group:
-            for _ in range(10):
-                group.start_soon(lambda: s.credits(refresh=True))
+    async with (
+        jm.JimengSession(jimeng_token, settings=settings) as s,
+        anyio.create_task_group() as group,
+    ):
+        for _ in range(10):
+            group.start_soon(lambda: s.credits(refresh=True))
     assert jimeng_emulator.stats.max_in_flight[(jimeng_token, "query")] == 2
 
 
@@ -193,14 +199,18 @@ async def test_daily_credits_and_cache_invalidation(jimeng_emulator: Emulator) -
     token = jimeng_emulator.add_account(region="cn", credits=0)
     async with jm.JimengSession(token, settings=jimeng_emulator.settings()) as s:
         before = await s.credits()
-        assert before.total == 0 and before.can_receive_daily is True
+        assert before.total == 0
+        assert before.can_receive_daily is True
         receipt = await s.receive_credits()
-        assert receipt.received == 100 and receipt.total == 100
+        assert receipt.received == 100
+        assert receipt.total == 100
         after = await s.credits()  # invalidated by the receipt: asked again
-        assert after.total == 100 and after.can_receive_daily is False
+        assert after.total == 100
+        assert after.can_receive_daily is False
         assert jimeng_emulator.stats.requests["user_credit"] == 2
         again = await s.receive_credits()
-        assert again.received == 0 and again.total == 100
+        assert again.received == 0
+        assert again.total == 100
 
 
 async def test_sessions_sharing_a_client_never_share_cookies(jimeng_emulator: Emulator) -> None:

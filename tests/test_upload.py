@@ -38,7 +38,8 @@ async def test_upload_flow_in_both_regions(jimeng_emulator: Emulator, region: st
         ref = await s.upload_image(data)
     assert (ref.width, ref.height, ref.format, ref.size) == (64, 48, "png", len(data))
     header = jimeng_emulator.imagex.committed_image(token, ref.uri)
-    assert header is not None and (header.width, header.height) == (64, 48)
+    assert header is not None
+    assert (header.width, header.height) == (64, 48)
     for step in ("get_upload_token", "ApplyImageUpload", "upload", "CommitImageUpload"):
         assert jimeng_emulator.stats.requests[step] == 1, step
 

@@ -60,8 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REGION[:TOKEN[:CREDITS]]",
         help="create an account (repeatable); without TOKEN a random one is printed",
     )
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="multiply every service delay by this (e.g. 0.01)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply every service delay by this (e.g. 0.01)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
     return parser
 

@@ -37,10 +37,12 @@ class Timeline(BaseModel):
         return _check_range(value)
 
 
-IMAGE_TIMELINE = Timeline(queue=(0.5, 2.0), processing=(4.0, 10.0), post=(0.5, 1.0),
-                          finalise=(0.2, 0.5))
-VIDEO_TIMELINE = Timeline(queue=(2.0, 10.0), processing=(30.0, 90.0), post=(2.0, 5.0),
-                          finalise=(1.0, 2.0))
+IMAGE_TIMELINE = Timeline(
+    queue=(0.5, 2.0), processing=(4.0, 10.0), post=(0.5, 1.0), finalise=(0.2, 0.5)
+)
+VIDEO_TIMELINE = Timeline(
+    queue=(2.0, 10.0), processing=(30.0, 90.0), post=(2.0, 5.0), finalise=(1.0, 2.0)
+)
 
 
 class EmulatorConfig(BaseModel):

@@ -58,8 +58,18 @@ class JobSpec:
     @property
     def fingerprint(self) -> tuple[Any, ...]:
         """What a careless retry repeats: everything but the seed and the node ids."""
-        return (self.kind, self.generate_type, self.model, self.prompt, self.width, self.height,
-                self.image_uris, self.duration_ms, self.resolution, self.ratio)
+        return (
+            self.kind,
+            self.generate_type,
+            self.model,
+            self.prompt,
+            self.width,
+            self.height,
+            self.image_uris,
+            self.duration_ms,
+            self.resolution,
+            self.ratio,
+        )
 
 
 @dataclass(frozen=True)
@@ -270,9 +280,7 @@ def _check_image_node(node: Any, path: str, committed: CommittedLookup) -> str:
     if header is None:
         raise DraftError(f"{path}.image_uri", "is not an image this account uploaded")
     if (width, height) != (header.width, header.height):
-        raise DraftError(
-            f"{path}.width", f"{width}x{height} differs from the upload's size"
-        )
+        raise DraftError(f"{path}.width", f"{width}x{height} differs from the upload's size")
     return uri
 
 
@@ -312,8 +320,17 @@ def _check_blend(abilities: dict[str, Any], path: str, committed: CommittedLooku
         )
     postedit = _obj(_field(blend, "postedit_param", blend_path), f"{blend_path}.postedit_param")
     _equal(postedit, "generate_type", f"{blend_path}.postedit_param", 0)
-    return JobSpec("image", "blend", model, prompt[2:].lstrip("#"), width, height, seed,
-                   image_uris=tuple(uris), ratio=ratio)
+    return JobSpec(
+        "image",
+        "blend",
+        model,
+        prompt[2:].lstrip("#"),
+        width,
+        height,
+        seed,
+        image_uris=tuple(uris),
+        ratio=ratio,
+    )
 
 
 # --- video --------------------------------------------------------------------------------
@@ -364,5 +381,16 @@ def _check_video(abilities: dict[str, Any], path: str, committed: CommittedLooku
     if not prompt.strip() and not uris:
         raise DraftError(f"{input_path}.prompt", "must not be empty without a frame image")
     width, height = video_size(resolution, ratio)
-    return JobSpec("video", "video", model, prompt, width, height, seed, image_uris=uris,
-                   duration_ms=duration, resolution=resolution, ratio=ratio)
+    return JobSpec(
+        "video",
+        "video",
+        model,
+        prompt,
+        width,
+        height,
+        seed,
+        image_uris=uris,
+        duration_ms=duration,
+        resolution=resolution,
+        ratio=ratio,
+    )

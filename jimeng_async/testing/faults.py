@@ -31,8 +31,12 @@ _ERROR_STATUSES = (500, 502, 503)
 class FaultConfig(BaseModel):
     """How often each kind of fault is injected (rates in [0, 1]); everything off by default.
 
-    `endpoints` limits the faults to those endpoint names (stats.endpoint_name); None means all.
-    `slow_seconds` and `retry_after` are real seconds, not scaled by the emulator's time_scale.
+    error: a 500/502/503 before the handler; rate_limit: 429 with Retry-After before the
+    handler; slow: `slow_seconds` before the handler acts; drop: after the handler ran, the
+    headers and half the body, then the connection closes; malformed: after the handler, HTTP
+    200 with half the body (not a valid envelope). `endpoints` limits the faults to those
+    endpoint names (stats.endpoint_name); None means all. `slow_seconds` and `retry_after` are
+    real seconds, not scaled by the emulator's time_scale.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -103,8 +107,9 @@ def _json_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload).encode()
 
 
-async def _send_simple(send: Send, status: int, body: bytes,
-                       extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_simple(
+    send: Send, status: int, body: bytes, extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -112,6 +117,29 @@ async def _send_simple(send: Send, status: int, body: bytes,
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class _Delay:
+    """The slow fault: spent when the handler first reads the request, before it acts on it.
+
+    Every handler reads its request before doing any work, so the work still happens after
+    the delay; and a handler's own in-flight count (which wraps its reading) includes it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    async def consume(self) -> None:
+        seconds, self._seconds = self._seconds, 0.0
+        if seconds > 0:
+            await anyio.sleep(seconds)
+
+    def wrap(self, receive: Receive) -> Receive:
+        async def delayed_receive() -> Message:
+            await self.consume()
+            return await receive()
+
+        return delayed_receive
 
 
 class _Buffered:
@@ -166,9 +194,11 @@ class EmulatorMiddleware:
         plan = injector.plan(endpoint) if injector is not None else NO_FAULTS
         faults = injector.config if injector is not None else None
 
-        if plan.slow and faults is not None:
+        delay = _Delay(faults.slow_seconds if plan.slow and faults is not None else 0.0)
+        if plan.slow:
             stats.faults_injected["slow"] += 1
-            await anyio.sleep(faults.slow_seconds)
+        if plan.error_status is not None or plan.rate_limit:
+            await delay.consume()
         if plan.error_status is not None:
             stats.faults_injected["error"] += 1
             body = _json_body({"ret": "-1", "errmsg": "service unavailable", "data": None})
@@ -183,10 +213,11 @@ class EmulatorMiddleware:
 
         response = _Buffered()
         try:
-            await self._app(scope, receive, response.send)
+            await self._app(scope, delay.wrap(receive), response.send)
         except Exception:
             logger.exception("internal error while serving %s", endpoint or scope["path"])
             response = _Buffered()
+        await delay.consume()  # a handler that never read its body is slowed here
         if response.start is None:
             body = _json_body({"ret": "-1", "errmsg": "internal error"})
             await _send_simple(send, 500, body)
@@ -211,8 +242,9 @@ class EmulatorMiddleware:
         headers = [(k, v) for k, v in response.start["headers"] if k.lower() != b"content-length"]
         headers.append((b"content-length", str(max(len(body), 2)).encode()))
         await send({**response.start, "headers": headers})
-        await send({"type": "http.response.body", "body": body[: len(body) // 2],
-                    "more_body": True})
+        await send(
+            {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+        )
 
     @staticmethod
     async def _send_malformed(send: Send, response: _Buffered) -> None:

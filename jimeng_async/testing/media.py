@@ -83,8 +83,9 @@ def mp4(width: int, height: int, duration_ms: int) -> bytes:
         struct.pack(">HHHH", 0, 0, 0, 0), _MATRIX,
         struct.pack(">II", width << 16, height << 16),
     )  # fmt: skip
-    mdhd = _full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, _TIMESCALE, duration_ms,
-                                                 0x55C4, 0))
+    mdhd = _full_box(
+        b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, _TIMESCALE, duration_ms, 0x55C4, 0)
+    )
     hdlr = _full_box(b"hdlr", 0, 0, struct.pack(">I", 0), b"vide", b"\0" * 12, b"VideoHandler\0")
     vmhd = _full_box(b"vmhd", 0, 1, b"\0" * 8)
     dinf = _box(b"dinf", _full_box(b"dref", 0, 0, struct.pack(">I", 1), _full_box(b"url ", 0, 1)))

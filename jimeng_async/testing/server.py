@@ -33,8 +33,12 @@ from .state import EmulatorState, Record
 from .stats import EmulatorStats
 from .webapi import WebAPI
 
-_POLL_FIELDS = ("poll_first_delay_image", "poll_first_delay_video", "poll_min_interval",
-                "poll_max_interval")
+_POLL_FIELDS = (
+    "poll_first_delay_image",
+    "poll_first_delay_video",
+    "poll_min_interval",
+    "poll_max_interval",
+)
 _POLL_FLOOR = 0.005
 _STARTUP_TIMEOUT = 10.0
 
@@ -107,17 +111,25 @@ class Emulator:
             wall=self.state.wall,
             ttl=self.state.scaled(self.config.result_url_ttl),
         )
-        self.web = WebAPI(state=self.state, imagex=self.imagex, signer=self.signer,
-                          rng=random.Random(rng.random()))
+        self.web = WebAPI(
+            state=self.state,
+            imagex=self.imagex,
+            signer=self.signer,
+            rng=random.Random(rng.random()),
+        )
         self._fault_seed = rng.randrange(2**32)
         self._injector: FaultInjector | None = None
         self.faults = faults
         app = Starlette(
-            routes=[*self.web.routes(), *cdn_routes(self.signer, self.state.records.get),
-                    *self.imagex.routes()]
+            routes=[
+                *self.web.routes(),
+                *cdn_routes(self.signer, self.state.records.get),
+                *self.imagex.routes(),
+            ]
         )
-        self.app = EmulatorMiddleware(app, stats=lambda: self.stats,
-                                      injector=lambda: self._injector)
+        self.app = EmulatorMiddleware(
+            app, stats=lambda: self.stats, injector=lambda: self._injector
+        )
         self._server: _Server | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._log_filter = DroppedLogFilter()
@@ -258,6 +270,10 @@ class Emulator:
     def advance(self, seconds: float) -> None:
         """Move the emulator clock forward by `seconds` (real, already scaled) seconds."""
         self.state.advance(seconds)
+
+    def freeze_clock(self) -> None:
+        """Stop the emulator clock (timelines, days, URL expiry); only `advance` moves it."""
+        self.state.freeze()
 
     @property
     def records(self) -> dict[str, Record]:

@@ -2,7 +2,7 @@
 
 Records keep no background work: a record's status, items and queue position are computed from
 the emulator clock whenever they are read. The clock is `time.monotonic` plus an offset that
-`advance()` moves, so tests can skip ahead without sleeping.
+`advance()` moves, so tests can skip ahead without sleeping (`freeze()` also stops real time).
 """
 
 from __future__ import annotations
@@ -125,14 +125,17 @@ class Record:
         p = self.phases
         generate_cost = p.finish - p.queue_end
         if self.fail_code is not None and t >= self.fail_at:
-            return RecordView(FAILED, self.fail_code, 0, False, 0.0, 0.0,
-                              self.created_wall + self.fail_at)
+            return RecordView(
+                FAILED, self.fail_code, 0, False, 0.0, 0.0, self.created_wall + self.fail_at
+            )
         if t < p.queue_end:
-            return RecordView(QUEUED_OR_PROCESSING, "0", 0, True, p.queue_end - t, generate_cost,
-                              0.0)
+            return RecordView(
+                QUEUED_OR_PROCESSING, "0", 0, True, p.queue_end - t, generate_cost, 0.0
+            )
         if t >= p.finish:
-            return RecordView(COMPLETED, "0", self.item_count, False, 0.0, 0.0,
-                              self.created_wall + p.finish)
+            return RecordView(
+                COMPLETED, "0", self.item_count, False, 0.0, 0.0, self.created_wall + p.finish
+            )
         items = self._items_at(t)
         if t < p.processing_end:
             status = QUEUED_OR_PROCESSING
@@ -172,6 +175,7 @@ class EmulatorState:
     _by_submit: dict[tuple[str, str], Record] = field(default_factory=dict)
     _recent: dict[str, list[_Submitted]] = field(default_factory=dict)
     _offset: float = 0.0
+    _frozen: tuple[float, float] | None = None
     _day_offset: int = 0
     _started: float = field(default_factory=time.monotonic)
     _next_id: int = 0
@@ -183,11 +187,20 @@ class EmulatorState:
 
     def now(self) -> float:
         """Emulator clock (monotonic seconds, moved by `advance`)."""
+        if self._frozen is not None:
+            return self._frozen[0] + self._offset
         return time.monotonic() + self._offset
 
     def wall(self) -> float:
         """Emulated wall clock in unix seconds (moved by `advance` too)."""
+        if self._frozen is not None:
+            return self._frozen[1] + self._offset
         return time.time() + self._offset
+
+    def freeze(self) -> None:
+        """Stop the clock where it is: from now on only `advance` moves it."""
+        if self._frozen is None:
+            self._frozen = (time.monotonic(), time.time())
 
     def advance(self, seconds: float) -> None:
         """Move the emulator clock forward: timelines, days and URL expiry all see it."""
@@ -318,8 +331,9 @@ class EmulatorState:
         post = processing + draw(ranges.post)
         phases = Phases(queue, processing, post, post + draw(ranges.finalise))
         count = self.config.image_items if spec.kind == "image" else 1
-        item_ids = tuple(str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-                         for _ in range(count))
+        item_ids = tuple(
+            str(uuid.UUID(int=self.rng.getrandbits(128), version=4)) for _ in range(count)
+        )
         self._next_id += 1
         record = Record(
             id=str(self._next_id),

@@ -104,22 +104,34 @@ class WebAPI:
         return endpoint
 
     async def _serve(self, request: Request, name: str) -> Response:
-        raw = await request.body()
-        if name == "generate":
-            self._count_submit(raw)
         try:
             account = self._authenticate(request, name)
-            body = self._parse_body(raw, name)
         except Refusal as refusal:
+            await self._read(request, name)
             return _refused(refusal)
+        # Everything from reading the request to answering counts as in flight.
         with self._state.stats.in_flight(account.token, "query"):
+            raw = await self._read(request, name)
             low, high = self._state.config.web_latency
             await anyio.sleep(self._state.scaled(self._rng.uniform(low, high)))
             try:
+                body = self._parse_body(raw, name)
                 data = self._handlers[name](account, body)
             except Refusal as refusal:
                 return _refused(refusal)
-        return _ok(data)
+        response = _ok(data)
+        # Like the service, answers set cookies: a client that kept a shared cookie jar would
+        # send one account's session along with another account's requests.
+        response.set_cookie("sessionid_ss", account.session_id, path="/", httponly=True)
+        response.set_cookie("passport_csrf_token", f"{self._rng.getrandbits(64):016x}", path="/")
+        return response
+
+    async def _read(self, request: Request, name: str) -> bytes:
+        """The request body; a generate request counts in stats.submits once read."""
+        raw = await request.body()
+        if name == "generate":
+            self._count_submit(raw)
+        return raw
 
     def _count_submit(self, raw: bytes) -> None:
         try:
@@ -367,8 +379,12 @@ class WebAPI:
             "common_attr": {"id": item_id, "cover_url": image_url},
             "image": {
                 "large_images": [
-                    {"image_url": image_url, "width": spec.width, "height": spec.height,
-                     "format": "png"}
+                    {
+                        "image_url": image_url,
+                        "width": spec.width,
+                        "height": spec.height,
+                        "format": "png",
+                    }
                 ]
             },
         }

@@ -1,0 +1,1 @@
+"""Benchmarks against the emulator: `nox -s bench` or `python -m benchmarks`."""
