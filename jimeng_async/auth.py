@@ -145,4 +145,9 @@ def parse_cookie(header: str) -> dict[str, str]:
     return jar
 
 
+def redact_url(url: str) -> str:
+    """A URL without its query, which on signed CDN and upload links carries the signature."""
+    return url.split("?", 1)[0] + ("?…" if "?" in url else "")
+
+
 SECRET_HEADERS = frozenset({"cookie", "sign", "authorization", "x-amz-security-token"})

@@ -121,15 +121,19 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_url(url: str, *, setting: str) -> str:
-    """Return `url` without a trailing slash if it is https, or http on a loopback host."""
+def check_url(url: str, *, setting: str, show: bool = True) -> str:
+    """Return `url` without a trailing slash if it is https, or http on a loopback host.
+
+    `show=False` keeps the URL itself out of the error (signed links carry secrets).
+    """
     parts = urlsplit(url)
+    got = f", got {url!r}" if show else ""
     if not parts.hostname:
-        raise ConfigurationError(f"{setting} must be an absolute URL, got {url!r}")
+        raise ConfigurationError(f"{setting} must be an absolute URL{got}")
     if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
         return url.rstrip("/")
     raise ConfigurationError(
-        f"{setting} must use https (http is allowed only for loopback hosts), got {url!r}"
+        f"{setting} must use https (http is allowed only for loopback hosts){got}"
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from abc import abstractmethod
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ import anyio
 import httpx
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from .auth import redact_url
+from .concurrency import run_all
 from .config import check_url
 from .errors import JimengError, NetworkError
 from .metrics import Metrics
@@ -50,13 +53,14 @@ class Downloader:
             directory / f"{history_id}-{index}.{_extension(asset)}"
             for index, asset in enumerate(assets)
         ]
-        async with anyio.create_task_group() as group:
-            for asset, path in zip(assets, paths, strict=True):
-                group.start_soon(self._save_one, asset.url, path)
+        await run_all(
+            partial(self._save_one, asset.url, path)
+            for asset, path in zip(assets, paths, strict=True)
+        )
         return paths
 
     async def _save_one(self, url: str, path: Path) -> None:
-        check_url(url, setting="result URL")
+        check_url(url, setting=f"result URL {redact_url(url)}", show=False)
         async with self._slots:
             await call_with_retries(
                 lambda _n: self._stream(url, path),

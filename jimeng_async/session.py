@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -20,11 +21,13 @@ import httpx
 from . import drafts
 from .auth import mask_token, split_token
 from .cache import TTLCache
+from .concurrency import run_all
 from .config import Settings
 from .errors import (
     AuthError,
     InsufficientCreditsError,
     InvalidInputError,
+    JimengAPIError,
     JimengError,
     ResponseFieldError,
 )
@@ -218,9 +221,7 @@ class JimengSession:
         async def one(index: int, source: Any) -> None:
             refs[index] = await self.upload_image(source)
 
-        async with anyio.create_task_group() as group:
-            for index, source in enumerate(images):
-                group.start_soon(one, index, source)
+        await run_all(partial(one, index, source) for index, source in enumerate(images))
         return [ref for ref in refs if ref is not None]
 
     # -- generation ------------------------------------------------------------------------
@@ -237,9 +238,16 @@ class JimengSession:
         seed: int | None = None,
         intelligent_ratio: bool = False,
         images: Sequence[Any] | None = None,
+        submit_id: str | None = None,
     ) -> GenerationTask:
-        """Submit a text-to-image job, or a blend when `images` (1 to 10) are given."""
+        """Submit a text-to-image job, or a blend when `images` (1 to 10) are given.
+
+        `submit_id` is the job's idempotency key (a fresh uuid by default). Submitting again
+        with the same one, e.g. after an error whose `context["submit_id"]` names it, returns
+        the same job and is not charged twice.
+        """
         self._require_open()
+        submit_id = _check_submit_id(submit_id)
         request = ImageRequest.build(
             prompt=prompt,
             model=model,
@@ -256,7 +264,6 @@ class JimengSession:
             drafts.check_image_count(len(images))
         await self._ensure_credits()
         refs = await self._upload_all(images or [])
-        submit_id = str(uuid.uuid4())
         draft = drafts.build_image_draft(request, images=[_uploaded(r) for r in refs])
         return await self._submit(draft, request.model_id, submit_id, "image")
 
@@ -271,9 +278,14 @@ class JimengSession:
         seed: int | None = None,
         first_frame: Any = None,
         end_frame: Any = None,
+        submit_id: str | None = None,
     ) -> GenerationTask:
-        """Submit a video job from text, or from a first and/or an end frame."""
+        """Submit a video job from text, or from a first and/or an end frame.
+
+        `submit_id` is the job's idempotency key, as for `submit_image`.
+        """
         self._require_open()
+        submit_id = _check_submit_id(submit_id)
         request = VideoRequest.build(
             prompt=prompt,
             model=model,
@@ -287,7 +299,6 @@ class JimengSession:
         refs = iter(await self._upload_all(frames))
         first = _uploaded(next(refs)) if first_frame is not None else None
         end = _uploaded(next(refs)) if end_frame is not None else None
-        submit_id = str(uuid.uuid4())
         draft = drafts.build_video_draft(
             request, first_frame=first, end_frame=end, submit_id=submit_id
         )
@@ -347,6 +358,9 @@ class JimengSession:
         # The body carries submit_id, so a retry cannot start a second paid job.
         try:
             data = await self.transport.call(GENERATE, body, retry_safe=True)
+        except JimengAPIError as exc:
+            exc.context["submit_id"] = submit_id  # the key to submit again without paying twice
+            raise
         finally:
             self._credits.invalidate()
         aigc = data.get("aigc_data")
@@ -390,6 +404,14 @@ class JimengSession:
     async def _fetch_history(self, ids: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {"history_ids": ids, "image_info": drafts.history_image_info()}
         return await self.transport.call(HISTORY, body)
+
+
+def _check_submit_id(submit_id: str | None) -> str:
+    if submit_id is None:
+        return str(uuid.uuid4())
+    if not isinstance(submit_id, str) or not submit_id.strip() or len(submit_id) > 128:
+        raise InvalidInputError("submit_id", "must be a non-empty string", allowed="1 to 128 chars")
+    return submit_id
 
 
 def _uploaded(ref: ImageRef) -> drafts.UploadedImage:

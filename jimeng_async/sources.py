@@ -20,6 +20,7 @@ import aiofiles
 import anyio
 import httpx
 
+from .auth import redact_url
 from .config import check_url
 from .errors import ConfigurationError, UploadError
 from .images import HEADER_BYTES, ImageFormatError, ImageHeader, probe
@@ -159,7 +160,7 @@ async def _prepare_file(handle: IO[bytes], max_bytes: int) -> PreparedUpload:
 async def _prepare_url(url: str, max_bytes: int, client: httpx.AsyncClient) -> PreparedUpload:
     """Download to a temporary file (streamed, capped), then upload from there."""
     try:
-        check_url(url, setting="image URL")
+        check_url(url, setting=f"image URL {redact_url(url)}", show=False)
     except ConfigurationError as exc:
         raise UploadError(str(exc), code="source") from None
     fd, temp_name = tempfile.mkstemp(prefix="jimeng-upload-")

@@ -326,3 +326,46 @@ async def test_jobs_need_an_open_session(jimeng_emulator: Emulator, jimeng_token
         await s.submit_image("x")
     await s.aclose()
     assert jimeng_emulator.stats.requests["generate"] == 0
+
+
+async def test_a_lost_submit_is_submitted_again_with_its_key_and_paid_once(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    # Every answer to the submit is lost: the job may exist, and the error says how to find it.
+    jimeng_emulator.faults = FaultConfig(drop_rate=1.0, endpoints={"generate"})
+    settings = jimeng_emulator.settings(retry_base_delay=0.001, max_retries=1)
+    async with jm.JimengSession(jimeng_token, settings=settings) as s:
+        with pytest.raises(jm.NetworkError) as info:
+            await s.submit_image("answer lost")
+        key = info.value.context["submit_id"]
+        jimeng_emulator.faults = None
+        task = await s.submit_image("answer lost", submit_id=key)
+        assert task.submit_id == key
+        assert len((await task).images) == 4
+        with pytest.raises(jm.InvalidInputError, match="submit_id"):
+            await s.submit_image("x", submit_id="")
+    stats = jimeng_emulator.stats
+    assert stats.submits[key] == 3
+    assert len(jimeng_emulator.records) == 1
+    assert stats.credits_charged == 1
+    assert stats.duplicate_submits == 0
+
+
+async def test_credits_spent_follow_the_balance(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
+        await s.generate_image("one")
+        await s.generate_video("two")
+        await s.credits(refresh=True)
+        spent = s.metrics.snapshot()["tasks"]["credits_spent"]
+    assert spent == jimeng_emulator.stats.credits_charged == 6
+
+
+async def test_a_bad_blend_image_fails_as_itself_before_the_submit(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
+        with pytest.raises(jm.UploadError, match="not a supported image"):
+            await s.submit_image("x", images=[png(8, 8, "ok"), b"not an image"])
+    assert jimeng_emulator.stats.requests["generate"] == 0

@@ -271,3 +271,24 @@ async def test_session_lifecycle(jimeng_emulator: Emulator, jimeng_token: str) -
         jm.JimengSession("   ")
     with pytest.raises(jm.InvalidInputError, match="refresh_token"):
         jm.JimengSession("us-")
+
+
+async def test_waiting_for_a_query_slot_is_first_come_first_served(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    jimeng_emulator.faults = FaultConfig(
+        slow_rate=1.0, slow_seconds=0.01, endpoints={"user_credit"}
+    )
+    finished: list[int] = []
+    async with jm.JimengSession(
+        jimeng_token, settings=jimeng_emulator.settings(max_queries=1)
+    ) as s:
+
+        async def call(i: int) -> None:
+            await s.credits(refresh=True)
+            finished.append(i)
+
+        async with anyio.create_task_group() as group:
+            for i in range(8):
+                group.start_soon(call, i)
+    assert finished == list(range(8))

@@ -196,3 +196,15 @@ async def test_forty_megabytes_upload_in_bounded_memory(
             tracemalloc.stop()
     assert ref.size == size
     assert peak < 8 * 1024 * 1024, f"peak traced memory {peak / 1e6:.1f} MB"
+
+
+async def test_refused_credentials_restart_the_flow_once(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    jimeng_emulator.imagex.expire_next_credentials(1)
+    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
+        ref = await s.upload_image(png(12, 12, "stale"))
+    assert jimeng_emulator.imagex.committed_image(jimeng_token, ref.uri) is not None
+    assert jimeng_emulator.stats.requests["get_upload_token"] == 2
+    assert jimeng_emulator.stats.requests["ApplyImageUpload"] == 2
+    assert jimeng_emulator.stats.requests["CommitImageUpload"] == 1

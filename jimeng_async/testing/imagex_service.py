@@ -134,6 +134,7 @@ class ImageXService:
         self._upload_host = upload_host
         self._rng = rng
         self._state = _State()
+        self._expire_next = 0
 
     # -- interface for the emulator -------------------------------------------------------
 
@@ -146,6 +147,9 @@ class ImageXService:
             session_token="STS2" + self._text(300),
         )
         expires_at = now + self._credential_ttl
+        if self._expire_next > 0:  # a test asked for credentials that are already stale
+            self._expire_next -= 1
+            expires_at = now - 1.0
         self._state.grants[credentials.access_key_id] = _Grant(
             token, profile, credentials, expires_at
         )
@@ -158,6 +162,10 @@ class ImageXService:
             "current_time": _iso(now),
             "expired_time": _iso(expires_at),
         }
+
+    def expire_next_credentials(self, count: int = 1) -> None:
+        """Issue the next `count` credentials already expired (ImageX then says ExpiredToken)."""
+        self._expire_next = count
 
     def committed_image(self, token: str, uri: str) -> ImageHeader | None:
         """The header of an image the account `token` committed under `uri`, else None."""
@@ -173,6 +181,7 @@ class ImageXService:
     def reset(self) -> None:
         """Forget every credential, upload session and committed image."""
         self._state = _State()
+        self._expire_next = 0
 
     # -- the OpenAPI actions --------------------------------------------------------------
 
