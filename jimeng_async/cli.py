@@ -24,6 +24,7 @@ from . import __version__
 from .config import Settings
 from .errors import JimengError
 from .session import JimengSession
+from .tasks import GenerationTask
 
 Command = Callable[[argparse.Namespace], Awaitable[int]]
 
@@ -121,11 +122,7 @@ async def _image(args: argparse.Namespace) -> int:
             resolution=args.resolution,
             images=args.images or None,
         )
-        _say(f"submitted {task.history_id}; resume with: jimeng-async resume {task.history_id}")
-        result = await task
-        paths = await result.save(args.out)
-    _say("\n".join(str(p) for p in paths))
-    return 0
+        return await _finish(task, args.out)
 
 
 async def _video(args: argparse.Namespace) -> int:
@@ -139,18 +136,22 @@ async def _video(args: argparse.Namespace) -> int:
             first_frame=args.first_frame,
             end_frame=args.end_frame,
         )
-        hint = f"jimeng-async resume {task.history_id} --kind video"
-        _say(f"submitted {task.history_id}; resume with: {hint}")
-        result = await task
-        paths = await result.save(args.out)
-    _say("\n".join(str(p) for p in paths))
-    return 0
+        return await _finish(task, args.out)
 
 
 async def _resume(args: argparse.Namespace) -> int:
     async with _session(args) as session:
-        result = await session.resume(args.history_id, kind=args.kind)
-        paths = await result.save(args.out)
+        return await _finish(session.resume(args.history_id, kind=args.kind), args.out)
+
+
+async def _finish(task: GenerationTask, out: str) -> int:
+    """Wait for a job (saying how to resume it if this process stops) and save its files."""
+    _say(
+        f"waiting for {task.history_id}; resume: jimeng-async resume {task.history_id} "
+        f"--kind {task.kind}"
+    )
+    result = await task
+    paths = await result.save(out)
     _say("\n".join(str(p) for p in paths))
     return 0
 

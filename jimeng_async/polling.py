@@ -50,9 +50,13 @@ class Watch:
             return False
         self.record, self.error = record, error
         self.version += 1
+        self.wake()
+        return True
+
+    def wake(self) -> None:
+        """Wake every waiter so it looks at the state again."""
         previous, self.changed = self.changed, anyio.Event()
         previous.set()
-        return True
 
 
 class Poller:
@@ -84,6 +88,12 @@ class Poller:
             self._wakeup.set()
         watch.users += 1
         return watch
+
+    def wake(self, history_id: str) -> None:
+        """Wake the waiters of a job (a task was cancelled: its waiters must notice)."""
+        watch = self._watches.get(history_id)
+        if watch is not None:
+            watch.wake()
 
     def release(self, watch: Watch) -> None:
         """A waiter no longer needs this job; it stops costing anything once nobody does."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Generator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +71,6 @@ class GenerationTask:
         self._status = TaskStatus.PENDING
         self._result: Result | None = None
         self._error: JimengError | None = None
-        self._cancelled = anyio.Event()
 
     def __repr__(self) -> str:
         return (
@@ -99,7 +99,7 @@ class GenerationTask:
                     history_id=self.history_id,
                 ),
             )
-        self._cancelled.set()
+        self._poller.wake(self.history_id)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data to resume this task elsewhere: `session.resume(**task.to_dict())`."""
@@ -145,26 +145,22 @@ class GenerationTask:
             while not self.done():
                 await self._next_change(watch)
 
-    def _watching(self) -> _WatchContext:
-        return _WatchContext(self)
+    @asynccontextmanager
+    async def _watching(self) -> AsyncIterator[Watch]:
+        """Hold this task's place in the poller for the length of one wait."""
+        watch = self._poller.watch(self.history_id, self.kind)
+        try:
+            yield watch
+        finally:
+            self._poller.release(watch)
 
     async def _next_change(self, watch: Watch) -> None:
         """Wait for the record to change, the task to be cancelled or its limit to pass."""
         changed = watch.changed
         if self._absorb(watch):
             return
-        remaining = self._deadline - anyio.current_time()
-        if remaining > 0:
-            with anyio.move_on_after(remaining):
-                async with anyio.create_task_group() as group:
-
-                    async def until_cancelled() -> None:
-                        await self._cancelled.wait()
-                        group.cancel_scope.cancel()
-
-                    group.start_soon(until_cancelled)
-                    await changed.wait()
-                    group.cancel_scope.cancel()
+        with anyio.move_on_after(self._deadline - anyio.current_time()):
+            await changed.wait()  # cancel() wakes it too, through the poller
         if not self.done() and anyio.current_time() >= self._deadline:
             self._finish(
                 TaskStatus.TIMED_OUT,
@@ -233,20 +229,3 @@ class GenerationTask:
         record = watch.record
         items: tuple[Asset, ...] = record.items if record else ()
         return Progress(self._status, len(items), record.queue if record else None)
-
-
-class _WatchContext:
-    """Holds the task's place in the poller for the length of one wait."""
-
-    def __init__(self, task: GenerationTask) -> None:
-        self._task = task
-        self._watch: Watch | None = None
-
-    async def __aenter__(self) -> Watch:
-        task = self._task
-        self._watch = task._poller.watch(task.history_id, task.kind)
-        return self._watch
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._watch is not None
-        self._task._poller.release(self._watch)

@@ -7,19 +7,15 @@ import hashlib
 import json
 import struct
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from unittest import mock
 
-import botocore.auth
 import httpx
 import pytest
-from botocore.awsrequest import AWSRequest
-from botocore.compat import HTTPHeaders
-from botocore.credentials import Credentials as BotoCredentials
+from sigv4_reference import botocore_headers
 
 from jimeng_async.auth import build_headers, default_params, split_token
 from jimeng_async.config import DEFAULT_REGIONS, RegionProfile, Settings
@@ -79,42 +75,8 @@ def make_gif(width: int, height: int) -> bytes:
 # -- signing helpers ---------------------------------------------------------------------------
 
 
-class ProtocolSigV4Auth(botocore.auth.SigV4Auth):  # type: ignore[misc]
-    """botocore's signer restricted to the x-amz-* headers, as PROTOCOL.md §4 signs."""
-
-    def headers_to_sign(self, request: Any) -> Any:
-        selected = HTTPHeaders()
-        for name, value in request.headers.items():
-            if name.lower().startswith("x-amz-"):
-                selected[name.lower()] = value
-        return selected
-
-
 Signer = Callable[..., dict[str, str]]
-
-
-def botocore_signer(
-    *,
-    method: str,
-    url: str,
-    params: Mapping[str, str],
-    body: bytes | None,
-    credentials: Credentials,
-    region: str,
-    now: datetime,
-    include_content_sha256: bool = False,
-) -> dict[str, str]:
-    headers = {}
-    if include_content_sha256:
-        headers["X-Amz-Content-SHA256"] = hashlib.sha256(body or b"").hexdigest()
-    request = AWSRequest(method=method, url=url, params=dict(params), data=body, headers=headers)
-    boto = BotoCredentials(
-        credentials.access_key_id, credentials.secret_access_key, credentials.session_token
-    )
-    naive_utc = now.astimezone(timezone.utc).replace(tzinfo=None)
-    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=naive_utc):
-        ProtocolSigV4Auth(boto, "imagex", region).add_auth(request)
-    return dict(request.headers.items())
+botocore_signer: Signer = botocore_headers
 
 
 # -- the harness -------------------------------------------------------------------------------

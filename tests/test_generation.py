@@ -369,3 +369,26 @@ async def test_a_bad_blend_image_fails_as_itself_before_the_submit(
         with pytest.raises(jm.UploadError, match="not a supported image"):
             await s.submit_image("x", images=[png(8, 8, "ok"), b"not an image"])
     assert jimeng_emulator.stats.requests["generate"] == 0
+
+
+async def test_cancel_wakes_a_waiter_already_waiting(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
+        task = await s.submit_video("long video")
+        errors: list[BaseException] = []
+
+        async def waiter() -> None:
+            try:
+                await task
+            except jm.TaskCancelledError as exc:
+                errors.append(exc)
+
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as group:
+                group.start_soon(waiter)
+                await anyio.wait_all_tasks_blocked()
+                task.cancel()
+        assert task.status is jm.TaskStatus.CANCELLED
+    assert len(errors) == 1
+    assert jimeng_emulator.record_status(task.history_id) != 50  # it stopped waiting early

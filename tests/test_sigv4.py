@@ -6,15 +6,14 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from unittest import mock
 
 import botocore.auth
 import pytest
 from botocore.awsrequest import AWSRequest
-from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials as BotoCredentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sigv4_reference import botocore_headers
 
 from jimeng_async import sigv4
 from jimeng_async.sigv4 import (
@@ -27,43 +26,6 @@ from jimeng_async.sigv4 import (
     sign_request,
     verify_request,
 )
-
-
-class ProtocolSigV4Auth(botocore.auth.SigV4Auth):  # type: ignore[misc]
-    """botocore's signer, signing only the x-amz-* headers as PROTOCOL.md §4 says (no host)."""
-
-    def headers_to_sign(self, request: Any) -> Any:
-        selected = HTTPHeaders()
-        for name, value in request.headers.items():
-            if name.lower().startswith("x-amz-"):
-                selected[name.lower()] = value
-        return selected
-
-
-def botocore_headers(
-    *,
-    method: str,
-    url: str,
-    params: Mapping[str, str],
-    body: bytes | None,
-    credentials: Credentials,
-    region: str,
-    now: datetime,
-    service: str = "imagex",
-    include_content_sha256: bool = False,
-) -> dict[str, str]:
-    """The headers botocore adds when it signs the same request at `now`."""
-    headers = {}
-    if include_content_sha256:
-        headers["X-Amz-Content-SHA256"] = hashlib.sha256(body or b"").hexdigest()
-    request = AWSRequest(method=method, url=url, params=dict(params), data=body, headers=headers)
-    boto_credentials = BotoCredentials(
-        credentials.access_key_id, credentials.secret_access_key, credentials.session_token
-    )
-    naive_utc = now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
-    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=naive_utc):
-        ProtocolSigV4Auth(boto_credentials, service, region).add_auth(request)
-    return {name.lower(): value for name, value in request.headers.items()}
 
 
 def lowered(headers: Mapping[str, str]) -> dict[str, str]:
