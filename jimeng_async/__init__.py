@@ -39,6 +39,7 @@ from .errors import (
     ResponseFieldError,
     ServerError,
     ServiceBusyError,
+    SessionClosedError,
     TaskCancelledError,
     UploadError,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "ResponseFieldError",
     "ServerError",
     "ServiceBusyError",
+    "SessionClosedError",
     "Settings",
     "TaskCancelledError",
     "TaskStatus",

@@ -8,6 +8,7 @@
     ├── UploadError                            a file cannot be uploaded (format, size, ImageX)
     ├── GenerationTimeoutError                 the generation limit passed; resume with history_id
     ├── TaskCancelledError                     the caller cancelled its wait (the job goes on)
+    ├── SessionClosedError                     waited on a job after its session closed
     └── JimengAPIError(message, code, context) the service or the network said no
         ├── AuthError               AUTH_FAILED        HTTP 401, ret 1015 / 1001 / 1002
         ├── PermissionDeniedError   PERMISSION_DENIED  HTTP 403, ret 1004 (banned)
@@ -79,6 +80,14 @@ class GenerationTimeoutError(JimengError, TimeoutError):
 
 class TaskCancelledError(JimengError):
     """`GenerationTask.cancel()` stopped the wait; the service has no cancel, so the job runs on."""
+
+    def __init__(self, message: str, *, history_id: str) -> None:
+        self.history_id = history_id
+        super().__init__(message)
+
+
+class SessionClosedError(JimengError):
+    """A job was awaited after its session closed; resume it by `history_id` in an open one."""
 
     def __init__(self, message: str, *, history_id: str) -> None:
         self.history_id = history_id

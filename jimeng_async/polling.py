@@ -67,6 +67,7 @@ class Poller:
         self._settings = settings
         self._watches: dict[str, Watch] = {}
         self._wakeup = anyio.Event()
+        self.closed = False
         self.rounds = 0
         self.requests = 0
 
@@ -93,6 +94,12 @@ class Poller:
         """Wake the waiters of a job (a task was cancelled: its waiters must notice)."""
         watch = self._watches.get(history_id)
         if watch is not None:
+            watch.wake()
+
+    def close(self) -> None:
+        """The session is closing: wake every waiter so it notices instead of waiting on."""
+        self.closed = True
+        for watch in list(self._watches.values()):
             watch.wake()
 
     def release(self, watch: Watch) -> None:

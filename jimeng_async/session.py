@@ -133,6 +133,7 @@ class JimengSession:
         if self._closed:
             return
         self._closed = True
+        self._poller.close()
         try:
             if self._stack is not None:
                 await self._stack.aclose()

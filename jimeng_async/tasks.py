@@ -20,6 +20,7 @@ from .errors import (
     GenerationTimeoutError,
     JimengError,
     ResponseFieldError,
+    SessionClosedError,
     TaskCancelledError,
     generation_failure,
 )
@@ -159,6 +160,12 @@ class GenerationTask:
         changed = watch.changed
         if self._absorb(watch):
             return
+        if self._poller.closed:
+            raise SessionClosedError(
+                f"the session of job {self.history_id} is closed; "
+                "resume it by history_id in an open session",
+                history_id=self.history_id,
+            )
         with anyio.move_on_after(self._deadline - anyio.current_time()):
             await changed.wait()  # cancel() wakes it too, through the poller
         if not self.done() and anyio.current_time() >= self._deadline:

@@ -49,10 +49,14 @@ class Endpoint:
     commerce: bool = False
     extra_params: tuple[tuple[str, str], ...] = ()
     referer_path: str = "/ai-tool/image/generate"
+    empty_body: bool = False
 
 
 ACCOUNT_INFO = Endpoint(
-    "account_info", "/passport/account/info/v2", extra_params=(("account_sdk_source", "web"),)
+    "account_info",
+    "/passport/account/info/v2",
+    extra_params=(("account_sdk_source", "web"),),
+    empty_body=True,
 )
 USER_CREDIT = Endpoint("user_credit", "/commerce/v1/benefits/user_credit", commerce=True)
 CREDIT_RECEIVE = Endpoint("credit_receive", "/commerce/v1/benefits/credit_receive", commerce=True)
@@ -224,7 +228,11 @@ class Transport:
         self, endpoint: Endpoint, body: Mapping[str, Any] | None = None, *, retry_safe: bool = True
     ) -> dict[str, Any]:
         """POST `body` to `endpoint` and return the envelope's data."""
-        content = json.dumps(dict(body or {}), ensure_ascii=False, separators=(",", ":")).encode()
+        content = (
+            b""
+            if endpoint.empty_body
+            else json.dumps(dict(body or {}), ensure_ascii=False, separators=(",", ":")).encode()
+        )
 
         async def attempt(number: int) -> dict[str, Any]:
             async with self._query_slots:
@@ -249,7 +257,8 @@ class Transport:
             commerce=endpoint.commerce,
             referer_path=endpoint.referer_path,
         )
-        headers["Content-Type"] = "application/json"
+        if content:
+            headers["Content-Type"] = "application/json"
         context: dict[str, Any] = {"endpoint": endpoint.name, "attempt": number}
         started = time.monotonic()
         ok = False

@@ -392,3 +392,34 @@ async def test_cancel_wakes_a_waiter_already_waiting(
         assert task.status is jm.TaskStatus.CANCELLED
     assert len(errors) == 1
     assert jimeng_emulator.record_status(task.history_id) != 50  # it stopped waiting early
+
+
+async def test_waiting_after_the_session_closed_fails_at_once(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    errors: list[jm.SessionClosedError] = []
+
+    async def waiter(task: jm.GenerationTask) -> None:
+        try:
+            await task
+        except jm.SessionClosedError as exc:
+            errors.append(exc)
+
+    settings = jimeng_emulator.settings()
+    with anyio.fail_after(5):
+        # The session closes (inner block) while the waiter, outside it, still waits.
+        async with (
+            anyio.create_task_group() as group,
+            jm.JimengSession(jimeng_token, settings=settings) as s,
+        ):
+            task = await s.submit_video("outlives its session")
+            group.start_soon(waiter, task)
+            await anyio.wait_all_tasks_blocked()
+        with pytest.raises(jm.SessionClosedError):
+            await task
+    assert len(errors) == 1
+    assert errors[0].history_id == task.history_id
+    assert not task.done()  # the job itself goes on: resume it elsewhere
+    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
+        result = await s.resume(task.history_id, kind="video")
+    assert result.video.url

@@ -21,10 +21,15 @@ from jimeng_async import (
     RateLimitError,
     ServerError,
     ServiceBusyError,
+    Settings,
 )
+from jimeng_async.auth import compute_sign, parse_cookie
 from jimeng_async.metrics import Metrics
 from jimeng_async.transport import (
+    ACCOUNT_INFO,
+    USER_CREDIT,
     RetryPolicy,
+    Transport,
     call_with_retries,
     decode_envelope,
     parse_retry_after,
@@ -174,3 +179,40 @@ async def test_retry_after_over_the_cap_fails_at_once() -> None:
         with pytest.raises(RateLimitError):
             await call_with_retries(limited, policy=policy, endpoint="r", metrics=Metrics())
     assert calls == 1
+
+
+@pytest.mark.anyio
+async def test_requests_are_built_exactly_as_the_protocol_says() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ret": "0", "data": {"ok": 1}})
+
+    settings = Settings()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        transport = Transport(
+            client=client,
+            settings=settings,
+            profile=settings.profile("us"),
+            session_id="sid123",
+            metrics=Metrics(),
+            query_slots=anyio.Semaphore(5),
+        )
+        assert await transport.call(ACCOUNT_INFO) == {"ok": 1}
+        await transport.call(USER_CREDIT)
+    info, credit = seen
+    assert info.url.path == "/dreamina/us/passport/account/info/v2"
+    assert info.url.host == "api-proxy-1.deno.dev"
+    assert info.content == b""  # "empty body"
+    assert info.url.params["account_sdk_source"] == "web"
+    assert info.url.params["aid"] == "513641"
+    assert info.url.params["region"] == "US"
+    assert "webId" not in info.url.params
+    assert info.headers["Sign"] == compute_sign(ACCOUNT_INFO.path, info.headers["Device-Time"])
+    assert parse_cookie(info.headers["Cookie"])["sessionid"] == "sid123"
+    assert credit.url.host == "commerce.us.capcut.com"
+    assert credit.url.path == "/commerce/v1/benefits/user_credit"
+    assert dict(credit.url.params) == {}  # commerce calls go without the default params
+    assert credit.content == b"{}"
+    assert credit.headers["Origin"] == "https://commerce.us.capcut.com"
