@@ -10,7 +10,7 @@ import pytest
 
 import jimeng_async as jm
 from jimeng_async.images import probe
-from jimeng_async.testing import Emulator, EmulatorConfig, FaultConfig
+from jimeng_async.testing import Emulator, EmulatorConfig, FaultConfig, Timeline
 from jimeng_async.testing.media import png
 
 pytestmark = pytest.mark.anyio
@@ -203,14 +203,16 @@ async def test_task_cancel_stops_waiting_only(jimeng_emulator: Emulator, jimeng_
     assert len(result.images) == 4
 
 
-async def test_progress_reports_status_changes(
-    jimeng_emulator: Emulator, jimeng_token: str
-) -> None:
-    # Ask early, while the job still waits in the queue.
-    settings = jimeng_emulator.settings(poll_first_delay_video=0.001)
-    async with jm.JimengSession(jimeng_token, settings=settings) as s:
-        task = await s.submit_video("progress")
-        seen = [p async for p in task.progress()]
+async def test_progress_reports_status_changes() -> None:
+    # A long queue and an early first poll: the job is seen while it waits in line.
+    timeline = Timeline(queue=(30.0, 40.0), processing=(30, 40), post=(2, 5), finalise=(1, 2))
+    config = EmulatorConfig(video_timeline=timeline)
+    async with Emulator(time_scale=0.01, seed=9, config=config) as emu:
+        token = emu.add_account(credits=10)
+        settings = emu.settings(poll_first_delay_video=0.001)
+        async with jm.JimengSession(token, settings=settings) as s:
+            task = await s.submit_video("progress")
+            seen = [p async for p in task.progress()]
     statuses = [p.status for p in seen]
     assert statuses[-1] is jm.TaskStatus.COMPLETED
     assert jm.TaskStatus.PROCESSING in statuses
