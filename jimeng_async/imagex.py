@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -17,15 +16,15 @@ from typing import Any
 import httpx
 
 from .config import RegionProfile, check_url
-from .errors import ConfigurationError, NetworkError, UploadError
+from .errors import ConfigurationError, UploadError
 from .models import ImageRef
 from .sigv4 import Credentials, sign_request
 from .sources import PreparedUpload
 from .transport import (
     UPLOAD_TOKEN,
-    RetryPolicy,
     Transport,
     call_with_retries,
+    measured,
     raise_for_status,
 )
 
@@ -78,7 +77,7 @@ class ImageXUploader:
         self._client = client
         self._profile = transport.profile
         self._settings = transport.settings
-        self._policy = RetryPolicy.from_settings(transport.settings)
+        self._policy = transport.policy
 
     async def upload(self, prepared: PreparedUpload) -> ImageRef:
         """Upload prepared content; one restart with fresh credentials if ImageX refuses them."""
@@ -205,24 +204,19 @@ class ImageXUploader:
         content: Any,
         params: dict[str, str] | None = None,
     ) -> httpx.Response:
-        started = time.monotonic()
-        ok = False
-        context: dict[str, Any] = {"endpoint": name}
-        try:
+        async with measured(
+            self._transport.metrics,
+            name,
+            label=f"{method} {name}",
+            limit=self._settings.request_timeout,
+            context={"endpoint": name},
+            detail=False,  # the upload URL and its Auth are the flow's own secrets
+        ) as attempt:
             response = await self._client.request(
-                method,
-                url,
-                params=params,
-                headers=headers,
-                content=content,
-                timeout=self._settings.request_timeout,
+                method, url, params=params, headers=headers, content=content
             )
-            ok = response.status_code < 400
+            attempt.ok = response.status_code < 400
             return response
-        except httpx.RequestError as exc:
-            raise NetworkError(f"{type(exc).__name__}: {exc}", context=context) from None
-        finally:
-            self._transport.metrics.record_request(name, ok=ok, latency=time.monotonic() - started)
 
 
 def _short(response: httpx.Response) -> str:

@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from .auth import redact_url
 from .concurrency import run_all
 from .config import check_url
-from .errors import JimengError, NetworkError
+from .errors import JimengError
 from .metrics import Metrics
 from .models import Asset
-from .transport import RetryPolicy, call_with_retries, raise_for_status
+from .transport import RetryPolicy, call_with_retries, measured, raise_for_status
 
 CHUNK = 256 * 1024
 
@@ -72,26 +72,27 @@ class Downloader:
     async def _stream(self, url: str, path: Path) -> None:
         partial = path.with_name(path.name + ".part")
         context: dict[str, Any] = {"endpoint": "download"}
-        ok = False
-        started = anyio.current_time()
         try:
-            with anyio.fail_after(self._timeout):
+            async with measured(
+                self._metrics,
+                "download",
+                label="GET download",
+                limit=self._timeout,
+                context=context,
+                detail=False,  # result links are signed
+            ) as attempt:
                 async with self._client.stream("GET", url) as response:
                     context["status"] = response.status_code
                     raise_for_status(response, context)
                     async with aiofiles.open(partial, "wb") as out:
                         async for chunk in response.aiter_bytes(CHUNK):
                             await out.write(chunk)
-            await anyio.to_thread.run_sync(os.replace, partial, path)
-            ok = True
-        except TimeoutError:
-            raise NetworkError("download timed out", context=context) from None
-        except httpx.RequestError as exc:
-            raise NetworkError(f"download failed: {type(exc).__name__}", context=context) from None
-        finally:
-            self._metrics.record_request("download", ok=ok, latency=anyio.current_time() - started)
-            if not ok:
-                await anyio.to_thread.run_sync(lambda: partial.unlink(missing_ok=True))
+                await anyio.to_thread.run_sync(os.replace, partial, path)
+                attempt.ok = True
+        except BaseException:
+            with anyio.CancelScope(shield=True):  # clean up even when cancelled
+                await anyio.Path(partial).unlink(missing_ok=True)
+            raise
 
 
 def _extension(asset: Asset) -> str:

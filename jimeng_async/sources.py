@@ -116,6 +116,16 @@ def _prepare_bytes(data: bytes, max_bytes: int, name: str = "image bytes") -> Pr
     return digest.finish(chunks)
 
 
+async def _digest_stream(
+    name: str, max_bytes: int, chunks: Callable[[], AsyncIterator[bytes]]
+) -> PreparedUpload:
+    """The checking pass over a source that `chunks()` can stream again for the upload."""
+    digest = _Digest(name, max_bytes)
+    async for chunk in chunks():
+        digest.feed(chunk)
+    return digest.finish(chunks)
+
+
 async def _prepare_path(path: Path, max_bytes: int) -> PreparedUpload:
     name = str(path)
     try:
@@ -130,10 +140,7 @@ async def _prepare_path(path: Path, max_bytes: int) -> PreparedUpload:
             while chunk := await handle.read(CHUNK):
                 yield chunk
 
-    digest = _Digest(name, max_bytes)
-    async for chunk in chunks():
-        digest.feed(chunk)
-    return digest.finish(chunks)
+    return await _digest_stream(name, max_bytes, chunks)
 
 
 async def _prepare_file(handle: IO[bytes], max_bytes: int) -> PreparedUpload:
@@ -151,10 +158,7 @@ async def _prepare_file(handle: IO[bytes], max_bytes: int) -> PreparedUpload:
         while chunk := await anyio.to_thread.run_sync(handle.read, CHUNK):
             yield chunk
 
-    digest = _Digest(name, max_bytes)
-    async for chunk in chunks():
-        digest.feed(chunk)
-    return digest.finish(chunks)
+    return await _digest_stream(name, max_bytes, chunks)
 
 
 async def _prepare_url(url: str, max_bytes: int, client: httpx.AsyncClient) -> PreparedUpload:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -143,6 +144,50 @@ async def call_with_retries(
             await anyio.sleep(delay)
 
 
+class Attempt:
+    """One measured request attempt; the caller sets `ok` once the attempt succeeded."""
+
+    ok = False
+
+
+@asynccontextmanager
+async def measured(
+    metrics: Metrics,
+    name: str,
+    *,
+    label: str,
+    limit: float,
+    context: dict[str, Any],
+    detail: bool = True,
+) -> AsyncIterator[Attempt]:
+    """Bound one request attempt in time, type its network failures, count and log it.
+
+    `detail=False` keeps httpx's message out of the error, for requests whose URL is signed.
+    The log line names `label` and the context's status, ret and attempt, never a secret.
+    """
+    attempt = Attempt()
+    started = time.monotonic()
+    try:
+        with anyio.fail_after(limit):
+            yield attempt
+    except TimeoutError:
+        raise NetworkError(f"no answer within {limit:g}s", context=context) from None
+    except httpx.RequestError as exc:
+        text = f"{type(exc).__name__}: {exc}" if detail else type(exc).__name__
+        raise NetworkError(text, context=context) from None
+    finally:
+        latency = time.monotonic() - started
+        metrics.record_request(name, ok=attempt.ok, latency=latency)
+        logger.debug(
+            "%s -> %s ret=%s in %.3fs (attempt %s)",
+            label,
+            context.get("status"),
+            context.get("ret"),
+            latency,
+            context.get("attempt"),
+        )
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
     if not value:
@@ -260,32 +305,18 @@ class Transport:
         if content:
             headers["Content-Type"] = "application/json"
         context: dict[str, Any] = {"endpoint": endpoint.name, "attempt": number}
-        started = time.monotonic()
-        ok = False
-        try:
-            with anyio.fail_after(self.settings.request_timeout):
-                response = await self.client.post(
-                    base + endpoint.path, params=params, content=content, headers=headers
-                )
+        async with measured(
+            self.metrics,
+            endpoint.name,
+            label=f"POST {endpoint.path}",
+            limit=self.settings.request_timeout,
+            context=context,
+        ) as attempt:
+            response = await self.client.post(
+                base + endpoint.path, params=params, content=content, headers=headers
+            )
             context["status"] = response.status_code
             context["request_id"] = request_id(response)
             data = decode_envelope(response, context)
-            ok = True
+            attempt.ok = True
             return data
-        except TimeoutError:
-            raise NetworkError(
-                f"no answer within {self.settings.request_timeout:g}s", context=context
-            ) from None
-        except httpx.RequestError as exc:
-            raise NetworkError(f"{type(exc).__name__}: {exc}", context=context) from None
-        finally:
-            latency = time.monotonic() - started
-            self.metrics.record_request(endpoint.name, ok=ok, latency=latency)
-            logger.debug(
-                "POST %s -> %s ret=%s in %.3fs (attempt %d)",
-                endpoint.path,
-                context.get("status"),
-                context.get("ret"),
-                latency,
-                number,
-            )
