@@ -28,12 +28,6 @@ async def emulator() -> AsyncIterator[Emulator]:
         yield emu
 
 
-@pytest.fixture
-async def client(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=emulator.url) as http:
-        yield http
-
-
 async def finished(
     emulator: Emulator, client: httpx.AsyncClient, token: str, body: dict[str, object]
 ) -> dict[str, object]:

@@ -43,12 +43,6 @@ async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Emulator]:
         yield emu
 
 
-@pytest.fixture
-async def client(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=emulator.url) as http:
-        yield http
-
-
 async def submit(client: httpx.AsyncClient, token: str, body: dict[str, Any]) -> str:
     data = await ok(client, token, "generate", body)
     history_id: str = data["aigc_data"]["history_record_id"]

@@ -258,12 +258,6 @@ async def emulator() -> AsyncIterator[Emulator]:
         yield emu
 
 
-@pytest.fixture
-async def client(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=emulator.url) as http:
-        yield http
-
-
 # --- tests ---------------------------------------------------------------------------------
 
 pytestmark = pytest.mark.anyio
