@@ -5,8 +5,12 @@
     async with Emulator(time_scale=0.01, seed=1) as emu:
         token = emu.add_account("cn", credits=100)
 
-Needs the `emulator` extra (starlette, uvicorn); names are imported on first use so that the
-pytest plugin loads even where the extra is missing.
+Strict and tolerant as the service (PROTOCOL.md), with its own tables (`tables.py`) and Sign
+(`signing.py`), never the client's. Options worth knowing: `Emulator(min_app_version="8.4.0")`
+(older Appvr answer ret 3018), `add_account(..., credits_in_detail=True)` (2026 credit answers),
+`emu.mark_risky(uri)` (algo_proxy and generate answer 2003), `FaultConfig(ret_codes=...)`.
+Needs the `emulator` extra (starlette, uvicorn, Pillow, PyAV); names are imported on first use
+so that the pytest plugin loads even where the extra is missing.
 """
 
 from __future__ import annotations
