@@ -358,8 +358,8 @@ class Poller:
             self._absent(watch, now)
             return
         watch.absent_since = None
-        if watch.kind is None and isinstance(raw, Mapping):
-            watch.kind = record_kind(raw)
+        # The record's own kind wins over the caller's hint (a resume may guess wrong).
+        watch.kind = (record_kind(raw) if isinstance(raw, Mapping) else None) or watch.kind
         before = watch.record.status if watch.record is not None else TaskStatus.PENDING
         try:
             record = parse_record(watch.history_id, raw, watch.kind or "image")

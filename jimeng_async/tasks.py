@@ -185,8 +185,8 @@ class GenerationTask:
         """Take the watch's latest state into the task; True if that ended the task."""
         if self.done():
             return True
-        if self.kind is None:
-            self.kind = watch.kind
+        if watch.record is not None and watch.kind is not None:
+            self.kind = watch.kind  # as the record shows it
         if watch.error is not None:
             self._finish(TaskStatus.FAILED, error=watch.error)
             return True

@@ -11,10 +11,11 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+import anyio
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from . import media
@@ -88,8 +89,22 @@ def result_file(record: Record, name: str) -> tuple[bytes, str] | None:
     return None
 
 
-def cdn_routes(signer: ResultSigner, records: Callable[[str], Record | None]) -> list[Route]:
-    """The GET (and HEAD) route under /cdn/ that serves signed result files."""
+async def _trickle(content: bytes, size: int, delay: float) -> AsyncIterator[bytes]:
+    for start in range(0, len(content), size):
+        if start:
+            await anyio.sleep(delay)
+        yield content[start : start + size]
+
+
+def cdn_routes(
+    signer: ResultSigner,
+    records: Callable[[str], Record | None],
+    pace: Callable[[], tuple[int, float]] = lambda: (0, 0.0),
+) -> list[Route]:
+    """The GET (and HEAD) route under /cdn/ that serves signed result files.
+
+    `pace()` gives (chunk bytes, seconds between chunks): a slow link, when chunk bytes > 0.
+    """
 
     async def serve(request: Request) -> Response:
         query = request.query_params
@@ -100,6 +115,11 @@ def cdn_routes(signer: ResultSigner, records: Callable[[str], Record | None]) ->
         if found is None:
             return _not_found()
         content, media_type = found
+        headers = {"Cache-Control": "private", "Content-Length": str(len(content))}
+        size, delay = pace()
+        if size > 0:
+            body = _trickle(content, size, delay)
+            return StreamingResponse(body, media_type=media_type, headers=headers)
         return Response(content, media_type=media_type, headers={"Cache-Control": "private"})
 
     return [Route("/cdn/{history_id}/{name}", serve, methods=["GET"])]

@@ -67,6 +67,8 @@ class EmulatorConfig(BaseModel):
     duplicate_window: float = Field(60.0, ge=0, description="look-back of duplicate_submits")
     max_clock_skew: float = Field(300.0, gt=0, description="allowed Device-Time skew (wall s)")
     web_latency: Range = Field((0.02, 0.1), description="service time of a web call (scaled)")
+    cdn_chunk_bytes: int = Field(0, ge=0, description="CDN sends files in chunks (0: whole)")
+    cdn_chunk_delay: float = Field(0.0, ge=0, description="real seconds between CDN chunks")
 
     @field_validator("web_latency")
     @classmethod

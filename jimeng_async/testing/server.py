@@ -38,6 +38,7 @@ _POLL_FIELDS = (
     "poll_first_delay_video",
     "poll_min_interval",
     "poll_max_interval",
+    "job_not_found_grace",
 )
 _POLL_FLOOR = 0.005
 _STARTUP_TIMEOUT = 10.0
@@ -123,7 +124,11 @@ class Emulator:
         app = Starlette(
             routes=[
                 *self.web.routes(),
-                *cdn_routes(self.signer, self.state.records.get),
+                *cdn_routes(
+                    self.signer,
+                    self.state.records.get,
+                    lambda: (self.config.cdn_chunk_bytes, self.config.cdn_chunk_delay),
+                ),
                 *self.imagex.routes(),
             ]
         )
