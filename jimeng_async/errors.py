@@ -8,7 +8,9 @@
     ├── UploadError                            a file cannot be uploaded (format, size, ImageX)
     ├── GenerationTimeoutError                 the generation limit passed; resume with history_id
     ├── TaskCancelledError                     the caller cancelled its wait (the job goes on)
-    ├── SessionClosedError                     waited on a job after its session closed
+    ├── SessionClosedError                     the session was closed (aclose); resume elsewhere
+    ├── JobNotFoundError                       the service does not know the history id
+    ├── PollingError                           polling failed in an unexpected way (a bug)
     └── JimengAPIError(message, code, context) the service or the network said no
         ├── AuthError               AUTH_FAILED        HTTP 401, ret 1015 / 1001 / 1002
         ├── PermissionDeniedError   PERMISSION_DENIED  HTTP 403, ret 1004 (banned)
@@ -87,11 +89,23 @@ class TaskCancelledError(JimengError):
 
 
 class SessionClosedError(JimengError):
-    """A job was awaited after its session closed; resume it by `history_id` in an open one."""
+    """The session was closed. A job's `history_id` (when set) resumes it in an open session."""
+
+    def __init__(self, message: str, *, history_id: str | None = None) -> None:
+        self.history_id = history_id
+        super().__init__(message)
+
+
+class JobNotFoundError(JimengError):
+    """The service's answers lacked this history id for the whole grace period."""
 
     def __init__(self, message: str, *, history_id: str) -> None:
         self.history_id = history_id
         super().__init__(message)
+
+
+class PollingError(JimengError):
+    """Polling a job failed in a way the library did not expect (its cause is chained)."""
 
 
 class JimengAPIError(JimengError):

@@ -1,180 +1,407 @@
-"""One poller per session: every pending job is asked for in batches of `get_history_by_ids`.
+"""Batched `get_history_by_ids` for every pending job of a session, driven by its waiters.
 
-Each job has a `Watch`: its latest record and an event that fires when the record changes.
-The poller's loop sleeps while nothing is pending; otherwise, at each tick, it sends the due
-ids (filling each batch with the soonest-due others) through the session's query limit, so a
-hundred jobs cost ten requests a tick, not a hundred. The interval adapts per job: a short
-first delay by kind, then the service's forecast when it gives one, else a back-off while the
-record does not change. A failed round does not fail the jobs: they keep their own deadlines.
+There is no background task. The tasks that await jobs take turns: one waiter at a time is the
+*driver* and sends the rounds for every pending job (up to `poll_batch_size` ids a call); every
+other waiter sleeps on its job's one Event. When the driver's own job changes, or its task is
+cancelled or fails, the role goes to the waiter that has waited longest (a FIFO, one woken at a
+time). A job nobody awaits is not polled.
+
+Each job's next poll comes from the service's forecast when it gives one, else from a back-off
+while its status stays the same; due times sit on a grid of `poll_min_interval` so that one
+round catches many jobs, and the last batch of a round is filled with the soonest-due others.
+A round is its own retry loop: a transient failure (network, 5xx, 429, busy) puts the batch's
+jobs back with a back-off; an expired or banned token fails every waiter at once; a refused
+request (ret 2002, HTTP 400) fails that batch's jobs; anything unexpected fails that batch's
+jobs with `PollingError`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
 
 from .config import Settings
-from .errors import JimengError
-from .models import HistoryRecord, Kind, history_records, parse_record
+from .errors import (
+    AuthError,
+    JimengAPIError,
+    JimengError,
+    JobNotFoundError,
+    PermissionDeniedError,
+    PollingError,
+    RateLimitError,
+)
+from .models import HistoryRecord, Kind, TaskStatus, history_records, parse_record
 
 logger = logging.getLogger("jimeng_async")
 
 Fetch = Callable[[list[str]], Awaitable[Mapping[str, Any]]]
 
+_VIDEO_TYPES = frozenset({"gen_video", "video"})
+_IMAGE_TYPES = frozenset({"generate", "normal", "blend"})
+_FORECAST_CAP = 6  # trust a forecast for at most this many poll_max_interval
+
+
+def record_kind(raw: Mapping[str, Any]) -> Kind | None:
+    """Whether a raw record is a video or an image job, if it says (generate_type or items)."""
+    generate_type = raw.get("generate_type")
+    if generate_type in _VIDEO_TYPES:
+        return "video"
+    items = raw.get("item_list")
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("video"), dict):
+            return "video"
+        if isinstance(item, dict) and isinstance(item.get("image"), dict):
+            return "image"
+    return "image" if generate_type in _IMAGE_TYPES else None
+
+
+def _bug(what: str, exc: Exception) -> PollingError:
+    error = PollingError(f"{what} failed unexpectedly: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
+
 
 class Watch:
-    """The latest known state of one job, shared by every task object waiting on it."""
+    """The latest known state of one pending job, shared by every waiter on it.
 
-    def __init__(self, history_id: str, kind: Kind, due: float) -> None:
+    `stamp` moves on every change a waiter must look at (a new record, an error, a cancel, a
+    deadline); `changed` is the one Event its waiters sleep on.
+    """
+
+    __slots__ = (
+        "absent_since",
+        "changed",
+        "deadline",
+        "error",
+        "failures",
+        "history_id",
+        "kind",
+        "next_due",
+        "queued",
+        "record",
+        "stamp",
+        "unchanged",
+        "users",
+        "waiting",
+    )
+
+    def __init__(self, history_id: str, kind: Kind | None, due: float, now: float) -> None:
         self.history_id = history_id
         self.kind = kind
         self.record: HistoryRecord | None = None
         self.error: JimengError | None = None
-        self.version = 0
+        self.stamp = 0
         self.changed = anyio.Event()
         self.next_due = due
-        self.unchanged_polls = 0
+        self.deadline = math.inf
+        self.absent_since: float | None = now
+        self.unchanged = 0
+        self.failures = 0
         self.users = 0
+        self.waiting = 0
+        self.queued = False
 
     @property
     def finished(self) -> bool:
         return self.error is not None or (self.record is not None and self.record.status.terminal)
 
     def publish(self, record: HistoryRecord | None, error: JimengError | None = None) -> bool:
-        """Store a new state; wake the waiters if it differs. Returns whether it changed."""
+        """Store a new state and wake the waiters if it differs; returns whether it changed."""
         if error is None and record == self.record:
             return False
         self.record, self.error = record, error
-        self.version += 1
-        self.wake()
+        self.poke()
         return True
 
+    def poke(self) -> None:
+        """Make every waiter look at the job again (its task may be cancelled or late)."""
+        self.stamp += 1
+        self.wake()
+
     def wake(self) -> None:
-        """Wake every waiter so it looks at the state again."""
+        """Wake the waiters without a change (the driver role is offered to them)."""
         previous, self.changed = self.changed, anyio.Event()
         previous.set()
 
 
 class Poller:
-    """Polls the pending jobs of one session together; `run()` is the session's background task."""
+    """The pending jobs of one session and the turn-taking of their waiters."""
 
     def __init__(self, fetch: Fetch, settings: Settings) -> None:
         self._fetch = fetch
         self._settings = settings
         self._watches: dict[str, Watch] = {}
+        self._fifo: deque[Watch] = deque()
+        self._driver: Watch | None = None
+        self._offered: Watch | None = None
         self._wakeup = anyio.Event()
+        self._sleep_until = math.inf
+        self._scope: anyio.CancelScope | None = None
         self.closed = False
         self.rounds = 0
         self.requests = 0
+        self.hand_offs = 0
 
     @property
     def pending(self) -> int:
         return len(self._watches)
 
-    def watch(self, history_id: str, kind: Kind) -> Watch:
+    @property
+    def driving(self) -> str | None:
+        """The history id whose waiter drives the rounds now, if any."""
+        return self._driver.history_id if self._driver is not None else None
+
+    # -- joining and leaving -----------------------------------------------------------------
+
+    def watch(self, history_id: str, kind: Kind | None) -> Watch:
         """Start (or join) watching a job; pair every call with `release`."""
         watch = self._watches.get(history_id)
         if watch is None:
-            first = (
-                self._settings.poll_first_delay_image
-                if kind == "image"
-                else self._settings.poll_first_delay_video
-            )
-            watch = Watch(history_id, kind, anyio.current_time() + first)
+            s = self._settings
+            first = s.poll_first_delay_video if kind == "video" else s.poll_first_delay_image
+            now = anyio.current_time()
+            watch = Watch(history_id, kind, self._align(now + first), now)
             self._watches[history_id] = watch
-            self._wakeup.set()
+            self._nudge(watch.next_due)
         watch.users += 1
         return watch
-
-    def wake(self, history_id: str) -> None:
-        """Wake the waiters of a job (a task was cancelled: its waiters must notice)."""
-        watch = self._watches.get(history_id)
-        if watch is not None:
-            watch.wake()
-
-    def close(self) -> None:
-        """The session is closing: wake every waiter so it notices instead of waiting on."""
-        self.closed = True
-        for watch in list(self._watches.values()):
-            watch.wake()
 
     def release(self, watch: Watch) -> None:
         """A waiter no longer needs this job; it stops costing anything once nobody does."""
         watch.users -= 1
         if watch.users <= 0 and self._watches.get(watch.history_id) is watch:
             del self._watches[watch.history_id]
+            self._hand_off()
 
-    async def run(self) -> None:
-        """Poll forever (until cancelled with the session)."""
-        while True:
-            if not self._watches:
-                await self._sleep_until(math.inf)
-                continue
-            now = anyio.current_time()
-            soonest = min(w.next_due for w in self._watches.values())
-            if soonest > now:
-                await self._sleep_until(soonest)
-                continue
-            await self._round(now)
+    def poke(self, history_id: str) -> None:
+        """A task of this job was cancelled: its waiters (and the driver, if one) must look."""
+        watch = self._watches.get(history_id)
+        if watch is not None:
+            watch.poke()
+            if watch is self._driver:
+                self._wakeup.set()
 
-    async def _sleep_until(self, deadline: float) -> None:
-        """Sleep until `deadline`, or until a new job is watched."""
+    def close(self) -> None:
+        """The session is closing: every waiter returns at once; a round in flight is cancelled."""
+        self.closed = True
+        for watch in list(self._watches.values()):
+            watch.wake()
+        self._wakeup.set()
+        if self._scope is not None:
+            self._scope.cancel()
+
+    # -- waiting -------------------------------------------------------------------------------
+
+    async def wait(self, watch: Watch, seen: int, deadline: float) -> None:
+        """Return once `watch.stamp` is no longer `seen` or the session closed.
+
+        While nobody else drives, this waiter drives the rounds. The caller checks `deadline`
+        after each return; the driver pokes the job when it passes, so no timer is needed here.
+        """
+        if deadline < watch.deadline:
+            watch.deadline = deadline
+            self._nudge(deadline)
+        watch.waiting += 1
+        try:
+            while watch.stamp == seen and not self.closed:
+                if self._driver is None:
+                    await self._drive(watch, seen)
+                    continue
+                if not watch.queued:
+                    watch.queued = True
+                    self._fifo.append(watch)
+                await watch.changed.wait()
+        finally:
+            watch.waiting -= 1
+            self._hand_off()
+
+    def _hand_off(self) -> None:
+        """If nobody drives and no live offer is pending, wake the longest-waiting waiter."""
+        if self._driver is not None or self.closed:
+            return
+        offered = self._offered
+        if offered is not None and offered.waiting > 0 and self._is_pending(offered):
+            return
+        self._offered = None
+        while self._fifo:
+            candidate = self._fifo.popleft()
+            candidate.queued = False
+            if candidate.waiting > 0 and self._is_pending(candidate):
+                self._offered = candidate
+                self.hand_offs += 1
+                candidate.wake()
+                return
+
+    def _is_pending(self, watch: Watch) -> bool:
+        return self._watches.get(watch.history_id) is watch
+
+    def _nudge(self, when: float) -> None:
+        """Wake a sleeping driver if something is now due before it planned to wake."""
+        if when < self._sleep_until:
+            self._wakeup.set()
+
+    # -- driving -------------------------------------------------------------------------------
+
+    async def _drive(self, watch: Watch, seen: int) -> None:
+        """Run rounds for every pending job until this waiter's own job changes."""
+        self._driver, self._offered = watch, None
+        try:
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                while watch.stamp == seen and not self.closed:
+                    now = anyio.current_time()
+                    due = self._scan(now)
+                    if watch.stamp != seen:
+                        break
+                    if due <= now:
+                        await self._round(now)
+                    else:
+                        await self._sleep(due)
+        except Exception as exc:  # a bug in polling: typed, to the waiters of this job only
+            logger.exception("polling failed while driving for %s", watch.history_id)
+            self._fail([watch], _bug("polling", exc))
+        finally:
+            self._scope = None
+            self._driver = None
+
+    def _scan(self, now: float) -> float:
+        """Poke jobs whose waiters' deadline passed; return when the driver must act next."""
+        soonest = math.inf
+        for watch in self._watches.values():
+            if watch.deadline <= now:
+                watch.deadline = math.inf
+                watch.poke()
+            soonest = min(soonest, watch.next_due, watch.deadline)
+        return soonest
+
+    async def _sleep(self, until: float) -> None:
         self._wakeup = anyio.Event()
-        with anyio.move_on_after(deadline - anyio.current_time()):
-            await self._wakeup.wait()
+        self._sleep_until = until
+        try:
+            with anyio.move_on_after(until - anyio.current_time()):
+                await self._wakeup.wait()
+        finally:
+            self._sleep_until = math.inf
+
+    def _align(self, when: float) -> float:
+        """Round a due time up to the grid of poll_min_interval, so that jobs share rounds."""
+        step = self._settings.poll_min_interval
+        return math.ceil(when / step) * step
 
     def _batches(self, now: float) -> list[list[Watch]]:
         size = self._settings.poll_batch_size
         ordered = sorted(self._watches.values(), key=lambda w: w.next_due)
         due = sum(1 for w in ordered if w.next_due <= now)
         # Fill the last batch with jobs due soonest: they ride along for free.
-        count = min(len(ordered), math.ceil(due / size) * size)
-        chosen = ordered[:count]
+        chosen = ordered[: min(len(ordered), math.ceil(due / size) * size)]
         return [chosen[i : i + size] for i in range(0, len(chosen), size)]
 
     async def _round(self, now: float) -> None:
         self.rounds += 1
         async with anyio.create_task_group() as group:
             for batch in self._batches(now):
-                group.start_soon(self._poll_batch, batch)
+                group.start_soon(self._poll_batch, batch, group.cancel_scope)
 
-    async def _poll_batch(self, batch: list[Watch]) -> None:
+    async def _poll_batch(self, batch: list[Watch], round_scope: anyio.CancelScope) -> None:
         ids = [w.history_id for w in batch]
         self.requests += 1
         try:
             records = history_records(await self._fetch(ids))
-        except Exception as exc:  # the poller outlives any one bad round: jobs keep waiting
-            logger.warning("polling %d job(s) failed: %s; they keep waiting", len(ids), exc)
-            for watch in batch:
-                watch.next_due = anyio.current_time() + self._settings.poll_max_interval
+        except (AuthError, PermissionDeniedError) as exc:
+            # The token will not heal by waiting: every waiter of the session learns at once.
+            self._fail(list(self._watches.values()), exc)
+            round_scope.cancel()
             return
+        except JimengAPIError as exc:
+            if exc.retryable:
+                logger.info("polling %d job(s) failed (%s); they keep waiting", len(ids), exc)
+                self._back_off(batch, exc)
+            else:
+                self._fail(batch, exc)
+            return
+        except Exception as exc:
+            logger.exception("polling %d job(s) failed unexpectedly", len(ids))
+            self._fail(batch, _bug("polling", exc))
+            return
+        now = anyio.current_time()
         for watch in batch:
-            self._update(watch, records.get(watch.history_id))
-
-    def _update(self, watch: Watch, raw: Any) -> None:
-        record: HistoryRecord | None = None
-        error: JimengError | None = None
-        if raw is not None:  # absent right after a submit is normal: keep waiting
             try:
-                record = parse_record(watch.history_id, raw, watch.kind)
-            except JimengError as exc:
-                error = exc
-        changed = watch.publish(record, error) if (raw is not None) else False
-        watch.unchanged_polls = 0 if changed else watch.unchanged_polls + 1
-        watch.next_due = anyio.current_time() + self._interval(watch)
-        if watch.finished and self._watches.get(watch.history_id) is watch:
-            del self._watches[watch.history_id]
+                self._update(watch, records.get(watch.history_id), now)
+            except Exception as exc:
+                logger.exception("reading the record of %s failed", watch.history_id)
+                self._fail([watch], _bug("reading the record", exc))
+
+    def _fail(self, watches: list[Watch], error: JimengError) -> None:
+        for watch in watches:
+            watch.publish(watch.record, error)
+            if self._is_pending(watch):
+                del self._watches[watch.history_id]
+
+    def _back_off(self, batch: list[Watch], error: JimengAPIError) -> None:
+        now = anyio.current_time()
+        for watch in batch:
+            watch.failures += 1
+            delay = self._settings.poll_min_interval * 2 ** min(watch.failures, 10)
+            delay = min(self._settings.poll_max_interval, delay)
+            if isinstance(error, RateLimitError) and error.retry_after is not None:
+                delay = max(delay, error.retry_after)
+            watch.next_due = self._align(now + delay)
+
+    def _update(self, watch: Watch, raw: Any, now: float) -> None:
+        watch.failures = 0
+        if raw is None:
+            self._absent(watch, now)
+            return
+        watch.absent_since = None
+        # The record's own kind wins over the caller's hint (a resume may guess wrong).
+        watch.kind = (record_kind(raw) if isinstance(raw, Mapping) else None) or watch.kind
+        before = watch.record.status if watch.record is not None else TaskStatus.PENDING
+        try:
+            record = parse_record(watch.history_id, raw, watch.kind or "image")
+        except JimengError as exc:
+            self._fail([watch], exc)
+            return
+        watch.unchanged = 0 if record.status != before else watch.unchanged + 1
+        watch.publish(record)
+        if watch.finished:
+            if self._is_pending(watch):
+                del self._watches[watch.history_id]
+            return
+        watch.next_due = self._align(now + self._interval(watch))
+
+    def _absent(self, watch: Watch, now: float) -> None:
+        """The answer lacks the job: normal right after a submit, an unknown id after a grace."""
+        grace = self._settings.job_not_found_grace
+        if watch.absent_since is None:
+            watch.absent_since = now
+        gone = now - watch.absent_since
+        if gone >= grace:
+            error = JobNotFoundError(
+                f"job {watch.history_id} is unknown to the service "
+                f"(absent from its answers for {gone:.3g}s)",
+                history_id=watch.history_id,
+            )
+            self._fail([watch], error)
+            return
+        watch.unchanged += 1
+        wait = min(self._backoff(watch), watch.absent_since + grace - now)
+        watch.next_due = self._align(now + max(wait, 0.0))
 
     def _interval(self, watch: Watch) -> float:
         """Seconds until this job is asked for again."""
-        low, high = self._settings.poll_min_interval, self._settings.poll_max_interval
         queue = watch.record.queue if watch.record else None
         if queue and (queue.forecast_queue_seconds or queue.forecast_generate_seconds):
             forecast = (queue.forecast_queue_seconds or 0) + (queue.forecast_generate_seconds or 0)
-            return min(high, max(low, forecast / 4))
-        base = low if watch.kind == "image" else min(high, 3 * low)
-        return min(high, base * 1.5 ** min(watch.unchanged_polls, 10))
+            high = self._settings.poll_max_interval * _FORECAST_CAP
+            return min(high, max(self._settings.poll_min_interval, forecast))
+        return self._backoff(watch)
+
+    def _backoff(self, watch: Watch) -> float:
+        low, high = self._settings.poll_min_interval, self._settings.poll_max_interval
+        base = low if watch.kind != "video" else min(high, 3 * low)
+        return min(high, base * 1.5 ** min(watch.unchanged, 10))

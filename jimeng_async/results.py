@@ -2,12 +2,16 @@
 
 Result URLs are signed CDN links that expire, so `save()` is meant to run soon after the job
 ends. Files are named `<history_id>-<index>.<ext>` so that saving again overwrites, not piles up.
+A download is bounded by progress, not by a total: connecting, each read, and the time without
+any new bytes (`StreamBounds`), so a large file on a slow link completes instead of restarting.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from abc import abstractmethod
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,13 +23,29 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from .auth import redact_url
 from .concurrency import run_all
-from .config import check_url
-from .errors import JimengError
+from .config import Settings, check_url
+from .errors import JimengError, NetworkError, SessionClosedError
 from .metrics import Metrics
 from .models import Asset
 from .transport import RetryPolicy, call_with_retries, measured, raise_for_status
 
 CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class StreamBounds:
+    """Time bounds of a streamed body: connecting, each read or write, and time without progress."""
+
+    connect: float
+    read: float
+    stall: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StreamBounds:
+        return cls(settings.connect_timeout, settings.read_timeout, settings.stall_timeout)
+
+    def httpx_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.stall)
 
 
 class Downloader:
@@ -38,16 +58,19 @@ class Downloader:
         concurrency: int,
         policy: RetryPolicy,
         metrics: Metrics,
-        timeout: float,
+        bounds: StreamBounds,
     ) -> None:
         self._client = client
         self._slots = anyio.Semaphore(concurrency)
         self._policy = policy
         self._metrics = metrics
-        self._timeout = timeout
+        self._bounds = bounds
+        self.closed = False  # set when the session closes: saving needs an open session
 
     async def save_all(self, assets: list[Asset], directory: Path, history_id: str) -> list[Path]:
         """Download every asset into `directory`; returns the paths in asset order."""
+        if self.closed:
+            raise SessionClosedError("the session of this result is closed; save() needs one open")
         await anyio.to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
         paths: list[Path] = [
             directory / f"{history_id}-{index}.{_extension(asset)}"
@@ -77,22 +100,38 @@ class Downloader:
                 self._metrics,
                 "download",
                 label="GET download",
-                limit=self._timeout,
+                limit=math.inf,  # bounded by progress below, not by a total
                 context=context,
                 detail=False,  # result links are signed
             ) as attempt:
-                async with self._client.stream("GET", url) as response:
-                    context["status"] = response.status_code
-                    raise_for_status(response, context)
-                    async with aiofiles.open(partial, "wb") as out:
-                        async for chunk in response.aiter_bytes(CHUNK):
-                            await out.write(chunk)
+                await self._receive(url, partial, context)
                 await anyio.to_thread.run_sync(os.replace, partial, path)
                 attempt.ok = True
         except BaseException:
             with anyio.CancelScope(shield=True):  # clean up even when cancelled
                 await anyio.Path(partial).unlink(missing_ok=True)
             raise
+
+    async def _receive(self, url: str, partial: Path, context: dict[str, Any]) -> None:
+        """Stream `url` into `partial`; fail if no new bytes arrive within the stall bound."""
+        stall = self._bounds.stall
+        with anyio.CancelScope(deadline=anyio.current_time() + stall) as progress:
+            async with self._client.stream(
+                "GET", url, timeout=self._bounds.httpx_timeout()
+            ) as response:
+                context["status"] = response.status_code
+                raise_for_status(response, context)
+                buffer = bytearray()
+                async with aiofiles.open(partial, "wb") as out:
+                    async for chunk in response.aiter_bytes():
+                        progress.deadline = anyio.current_time() + stall
+                        buffer += chunk
+                        if len(buffer) >= CHUNK:  # few large writes: each one is a thread hop
+                            await out.write(bytes(buffer))
+                            buffer.clear()
+                    await out.write(bytes(buffer))
+        if progress.cancelled_caught:
+            raise NetworkError(f"no progress within {stall:g}s", context=context)
 
 
 def _extension(asset: Asset) -> str:

@@ -2,15 +2,15 @@
 
 Everything the account does goes through here: the web API through its `Transport` (at most
 `max_queries` in flight), uploads through `ImageXUploader` (at most `max_uploads` whole flows in
-flight), and waiting on jobs through its one `Poller`, which runs as the session's background
-task between `__aenter__` and `aclose()`.
+flight), and waiting on jobs through its one `Poller`, which the waiting tasks drive in turns.
+Like `httpx.AsyncClient`, the session holds no background task: it works with or without
+`async with` and closes from any task, in any order.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from functools import partial
 from types import TracebackType
 from typing import Any
@@ -28,15 +28,15 @@ from .errors import (
     InsufficientCreditsError,
     InvalidInputError,
     JimengAPIError,
-    JimengError,
     ResponseFieldError,
+    SessionClosedError,
 )
 from .imagex import ImageXUploader
 from .inputs import ImageRequest, VideoRequest
 from .metrics import Metrics
 from .models import AccountInfo, CreditInfo, CreditReceipt, ImageRef, Kind, TaskStatus
 from .polling import Poller
-from .results import Downloader, ImageResult, VideoResult
+from .results import Downloader, ImageResult, StreamBounds, VideoResult
 from .sources import prepare
 from .tasks import GenerationTask
 from .transport import (
@@ -55,8 +55,8 @@ _KINDS: tuple[Kind, ...] = ("image", "video")
 class JimengSession:
     """An async session for one refresh token (the region comes from its prefix).
 
-    Use it as `async with JimengSession(token) as s:`; the poller that waits on generation
-    jobs runs only while the session is open. Pass `http_client` to share connections between
+    It works as soon as it is made; `async with` is optional and `aclose()` may be called
+    from any task, any number of times. Pass `http_client` to share connections between
     sessions (give it no cookie jar: see `transport.new_http_client`).
     """
 
@@ -93,31 +93,25 @@ class JimengSession:
             concurrency=self.settings.download_concurrency,
             policy=self.transport.policy,
             metrics=self.metrics,
-            timeout=self.settings.request_timeout,
+            bounds=StreamBounds.from_settings(self.settings),
         )
         self._accounts: TTLCache[AccountInfo] = TTLCache(self.settings.account_ttl)
         self._credits: TTLCache[CreditInfo] = TTLCache(self.settings.credit_ttl)
         self._uploads: TTLCache[ImageRef] = TTLCache(self.settings.upload_ttl)
         self._poller = Poller(self._fetch_history, self.settings)
-        self._stack: AsyncExitStack | None = None
+        self._entered = False
         self._last_total: int | None = None
         self._closed = False
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("open" if self._stack else "new")
+        state = "closed" if self._closed else ("open" if self._entered else "new")
         return f"JimengSession(region={self.region!r}, token={self.masked_token!r}, {state})"
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> JimengSession:
-        if self._closed:
-            raise JimengError("this session is closed; create a new one")
-        if self._stack is None:
-            stack = AsyncExitStack()
-            group = await stack.enter_async_context(anyio.create_task_group())
-            stack.callback(group.cancel_scope.cancel)
-            group.start_soon(self._poller.run)
-            self._stack = stack
+        self._require_open()
+        self._entered = True
         return self
 
     async def __aexit__(
@@ -129,22 +123,25 @@ class JimengSession:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop the poller and close the HTTP client if the session made it. Idempotent."""
+        """Close the session from any task, any number of times.
+
+        Waiters of its jobs get `SessionClosedError` at once (the jobs stay resumable by id);
+        every later call raises it too. The HTTP client is closed if the session made it.
+        """
         if self._closed:
             return
         self._closed = True
+        self.transport.closed = True
+        self._downloader.closed = True
         self._poller.close()
-        try:
-            if self._stack is not None:
-                await self._stack.aclose()
-        finally:
-            if self._owns_client:
-                await self._client.aclose()
+        if self._owns_client:
+            await self._client.aclose()
 
     # -- account and credits ---------------------------------------------------------------
 
     async def account_info(self, *, refresh: bool = False) -> AccountInfo:
         """Who the token belongs to; cached for `Settings.account_ttl` (10 minutes)."""
+        self._require_open()
 
         async def load() -> AccountInfo:
             return AccountInfo.from_data(await self.transport.call(ACCOUNT_INFO))
@@ -155,6 +152,7 @@ class JimengSession:
 
     async def credits(self, *, refresh: bool = False) -> CreditInfo:
         """The account's credits; cached for `Settings.credit_ttl` (30 seconds)."""
+        self._require_open()
 
         async def load() -> CreditInfo:
             info = CreditInfo.from_data(await self.transport.call(USER_CREDIT))
@@ -167,6 +165,7 @@ class JimengSession:
 
     async def receive_credits(self, *, time_zone: str | None = None) -> CreditReceipt:
         """Receive today's free credits (a second call the same day receives nothing)."""
+        self._require_open()
         zone = time_zone or self.profile.time_zone
         try:
             data = await self.transport.call(CREDIT_RECEIVE, {"time_zone": zone})
@@ -201,6 +200,7 @@ class JimengSession:
         It is checked first (format, size) with no request sent; identical content uploaded
         again or concurrently within `Settings.upload_ttl` is uploaded once.
         """
+        self._require_open()
         if isinstance(source, ImageRef):
             return source
         prepared = await prepare(
@@ -321,17 +321,20 @@ class JimengSession:
         self,
         history_id: str,
         *,
-        kind: Kind,
+        kind: Kind | None = None,
         submit_id: str | None = None,
         created_at: float | None = None,
     ) -> GenerationTask:
         """Re-attach to a job by id (from this or another process of the same account).
 
-        The generation limit starts again from now.
+        The kind (image or video) is read from the record; `kind` only tunes the first poll.
+        The generation limit starts again from now. An id the service does not know raises
+        `JobNotFoundError` once it has been absent for `Settings.job_not_found_grace`.
         """
+        self._require_open()
         if not isinstance(history_id, str) or not history_id:
             raise InvalidInputError("history_id", "must be a non-empty string")
-        if kind not in _KINDS:
+        if kind is not None and kind not in _KINDS:
             raise InvalidInputError("kind", f"{kind!r} is not allowed", allowed="image, video")
         return self._task(history_id, kind, submit_id, created_at)
 
@@ -375,11 +378,11 @@ class JimengSession:
         return self._task(str(history_id), kind, submit_id, None)
 
     def _require_open(self) -> None:
-        if self._stack is None or self._closed:
-            raise JimengError("jobs need an open session: use `async with JimengSession(...)`")
+        if self._closed:
+            raise SessionClosedError("this session is closed; create a new one")
 
     def _task(
-        self, history_id: str, kind: Kind, submit_id: str | None, created_at: float | None
+        self, history_id: str, kind: Kind | None, submit_id: str | None, created_at: float | None
     ) -> GenerationTask:
         self._require_open()
         return GenerationTask(
@@ -404,7 +407,8 @@ class JimengSession:
 
     async def _fetch_history(self, ids: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {"history_ids": ids, "image_info": drafts.history_image_info()}
-        return await self.transport.call(HISTORY, body)
+        # The poller's rounds are the retry loop: no nested retries inside a round.
+        return await self.transport.call(HISTORY, body, retries=0)
 
 
 def _check_submit_id(submit_id: str | None) -> str:

@@ -1,8 +1,9 @@
 """`GenerationTask`: an awaitable handle on one job, plain data at rest.
 
 The task asks the session's poller to watch its history id and waits for the record to reach a
-terminal status, within the generation limit. It never polls by itself, so a thousand waiting
-tasks cost what the poller's batches cost. `to_dict()` and `JimengSession.resume()` move a task
+terminal status, within the generation limit. Waiting tasks take turns driving the session's
+batched polling (see `polling`), so a thousand waiting tasks cost what the batches cost and
+a task nobody awaits costs nothing. `to_dict()` and `JimengSession.resume()` move a task
 between processes.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Generator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +52,7 @@ class GenerationTask:
         self,
         *,
         history_id: str,
-        kind: Kind,
+        kind: Kind | None,
         submit_id: str | None,
         poller: Poller,
         downloader: Downloader,
@@ -61,7 +61,7 @@ class GenerationTask:
         created_at: float | None = None,
     ) -> None:
         self.history_id = history_id
-        self.kind: Kind = kind
+        self.kind: Kind | None = kind  # None until the record shows it (a resume without kind)
         self.submit_id = submit_id
         self.created_at = time.time() if created_at is None else created_at
         self._poller = poller
@@ -100,7 +100,7 @@ class GenerationTask:
                     history_id=self.history_id,
                 ),
             )
-        self._poller.wake(self.history_id)
+        self._poller.poke(self.history_id)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data to resume this task elsewhere: `session.resume(**task.to_dict())`."""
@@ -129,61 +129,64 @@ class GenerationTask:
         return self._result
 
     async def progress(self) -> AsyncIterator[Progress]:
-        """Yield each change of status, item count or queue position until the job ends."""
+        """Yield each change of status, item count or queue position until the job ends.
+
+        While the caller holds a step (suspended at the `yield`), this task drives no polling:
+        other waiters of the session take the turn.
+        """
         last: Progress | None = None
-        async with self._watching() as watch:
+        watch = self._poller.watch(self.history_id, self.kind)
+        try:
             while True:
+                seen = watch.stamp
                 current = self._progress_of(watch)
                 if current != last:
                     last = current
                     yield current
                 if self.done():
                     return
-                await self._next_change(watch)
-
-    async def _wait_for_outcome(self) -> None:
-        async with self._watching() as watch:
-            while not self.done():
-                await self._next_change(watch)
-
-    @asynccontextmanager
-    async def _watching(self) -> AsyncIterator[Watch]:
-        """Hold this task's place in the poller for the length of one wait."""
-        watch = self._poller.watch(self.history_id, self.kind)
-        try:
-            yield watch
+                await self._next_change(watch, seen)
         finally:
             self._poller.release(watch)
 
-    async def _next_change(self, watch: Watch) -> None:
-        """Wait for the record to change, the task to be cancelled or its limit to pass."""
-        changed = watch.changed
-        if self._absorb(watch):
-            return
+    async def _wait_for_outcome(self) -> None:
+        watch = self._poller.watch(self.history_id, self.kind)
+        try:
+            while True:
+                seen = watch.stamp
+                if self._absorb(watch):
+                    return
+                await self._next_change(watch, seen)
+        finally:
+            self._poller.release(watch)
+
+    async def _next_change(self, watch: Watch, seen: int) -> None:
+        """Wait for the job's state to move past `seen`; end the task if its limit passed."""
         if self._poller.closed:
             raise SessionClosedError(
                 f"the session of job {self.history_id} is closed; "
                 "resume it by history_id in an open session",
                 history_id=self.history_id,
             )
-        with anyio.move_on_after(self._deadline - anyio.current_time()):
-            await changed.wait()  # cancel() wakes it too, through the poller
+        if anyio.current_time() < self._deadline:
+            await self._poller.wait(watch, seen, self._deadline)
         if not self.done() and anyio.current_time() >= self._deadline:
             self._finish(
                 TaskStatus.TIMED_OUT,
                 error=GenerationTimeoutError(
-                    f"{self.kind} job {self.history_id} did not finish within "
+                    f"{self.kind or 'generation'} job {self.history_id} did not finish within "
                     f"{self._limit:g}s; resume it later by its history_id",
                     history_id=self.history_id,
-                    kind=self.kind,
+                    kind=self.kind or "unknown",
                 ),
             )
-        self._absorb(watch)
 
     def _absorb(self, watch: Watch) -> bool:
         """Take the watch's latest state into the task; True if that ended the task."""
         if self.done():
             return True
+        if watch.record is not None and watch.kind is not None:
+            self.kind = watch.kind  # as the record shows it
         if watch.error is not None:
             self._finish(TaskStatus.FAILED, error=watch.error)
             return True
@@ -214,7 +217,7 @@ class GenerationTask:
             )
             return
         result: Result
-        if self.kind == "image":
+        if self.kind != "video":
             result = ImageResult(history_id=self.history_id, images=list(record.items))
         else:
             result = VideoResult(history_id=self.history_id, video=record.items[0])

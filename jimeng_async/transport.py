@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ from .errors import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    SessionClosedError,
     error_for_ret,
 )
 from .metrics import Metrics
@@ -268,11 +269,24 @@ class Transport:
         self.policy = RetryPolicy.from_settings(settings)
         self._session_id = session_id
         self._query_slots = query_slots
+        self.closed = False  # set by the session's aclose(): every later call is refused
 
     async def call(
-        self, endpoint: Endpoint, body: Mapping[str, Any] | None = None, *, retry_safe: bool = True
+        self,
+        endpoint: Endpoint,
+        body: Mapping[str, Any] | None = None,
+        *,
+        retry_safe: bool = True,
+        retries: int | None = None,
     ) -> dict[str, Any]:
-        """POST `body` to `endpoint` and return the envelope's data."""
+        """POST `body` to `endpoint` and return the envelope's data.
+
+        `retries` overrides `Settings.max_retries` for this call (0: one attempt, for callers
+        that are a retry loop themselves, such as the poller).
+        """
+        if self.closed:
+            raise SessionClosedError("this session is closed; create a new one")
+        policy = self.policy if retries is None else replace(self.policy, max_retries=retries)
         content = (
             b""
             if endpoint.empty_body
@@ -285,7 +299,7 @@ class Transport:
 
         return await call_with_retries(
             attempt,
-            policy=self.policy,
+            policy=policy,
             endpoint=endpoint.name,
             metrics=self.metrics,
             retry_safe=retry_safe,

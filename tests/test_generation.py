@@ -322,11 +322,15 @@ async def test_upload_from_a_url_the_emulator_serves(
     assert jimeng_emulator.imagex.committed_image(jimeng_token, ref.uri) is not None
 
 
-async def test_jobs_need_an_open_session(jimeng_emulator: Emulator, jimeng_token: str) -> None:
+async def test_a_closed_session_submits_nothing(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
     s = jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings())
-    with pytest.raises(jm.JimengError, match="open session"):
-        await s.submit_image("x")
     await s.aclose()
+    with pytest.raises(jm.SessionClosedError, match="closed"):
+        await s.submit_image("x")
+    with pytest.raises(jm.SessionClosedError):
+        s.resume("123")
     assert jimeng_emulator.stats.requests["generate"] == 0
 
 

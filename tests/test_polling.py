@@ -1,15 +1,24 @@
-"""The poller against a fake service: batching, sleeping, dropping, surviving failed rounds."""
+"""The waiter-driven poller against a fake service: batching, turn-taking, error routing."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import anyio
 import pytest
 
-from jimeng_async import ServerError, Settings, TaskStatus
-from jimeng_async.polling import Poller
+from jimeng_async import (
+    AuthError,
+    InvalidRequestError,
+    JobNotFoundError,
+    PollingError,
+    ServerError,
+    Settings,
+    TaskStatus,
+)
+from jimeng_async.polling import Poller, Watch, record_kind
 
 pytestmark = pytest.mark.anyio
 
@@ -20,31 +29,37 @@ FAST = Settings(
     poll_max_interval=0.02,
     poll_batch_size=3,
 )
+SAFETY = 10  # seconds: only a guard against a hang, never what a test measures
 
 
 class FakeService:
-    """Answers get_history_by_ids from a dict; records every call."""
+    """Answers get_history_by_ids from a dict; records every call; can fail on demand."""
 
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
         self.calls: list[list[str]] = []
-        self.down = False
+        self.error: BaseException | None = None
+        self.called = anyio.Event()
 
     async def fetch(self, ids: list[str]) -> Mapping[str, Any]:
         self.calls.append(list(ids))
-        if self.down:
-            raise ServerError("down")
+        self.called.set()
+        if self.error is not None:
+            raise self.error
         return {i: self.records[i] for i in ids if i in self.records}
 
 
-async def _run_for(poller: Poller, seconds: float) -> None:
-    with anyio.move_on_after(seconds):
-        await poller.run()
+async def finish(poller: Poller, watch: Watch) -> None:
+    """What a task does: wait (driving when it is its turn) until the job ends or closes."""
+    while not watch.finished and not poller.closed:
+        await poller.wait(watch, watch.stamp, math.inf)
 
 
-async def test_sleeps_while_nothing_is_pending() -> None:
+async def test_a_job_nobody_awaits_costs_nothing() -> None:
     service = FakeService()
-    await _run_for(Poller(service.fetch, FAST), 0.05)
+    poller = Poller(service.fetch, FAST)
+    poller.watch("a", "image")
+    await anyio.sleep(0.02)  # time passes, nobody waits: nothing may be asked
     assert service.calls == []
 
 
@@ -54,55 +69,138 @@ async def test_pending_ids_are_asked_in_batches_and_finished_ones_dropped() -> N
     watches = [poller.watch(str(i), "image") for i in range(7)]
     for i in range(7):
         service.records[str(i)] = {"status": 20}
-    await _run_for(poller, 0.05)
-    assert service.calls, "it polled"
-    assert max(len(c) for c in service.calls) <= 3
-    assert set().union(*map(set, service.calls)) == {str(i) for i in range(7)}
     service.records["3"] = {"status": 50, "item_list": []}
-    service.calls.clear()
-    await _run_for(poller, 0.08)
+    with anyio.fail_after(SAFETY):
+        await finish(poller, watches[3])
     assert watches[3].record is not None
     assert watches[3].record.status is TaskStatus.COMPLETED
-    seen_done = next(i for i, call in enumerate(service.calls) if "3" in call)
-    later = service.calls[seen_done + 1 :]
-    assert later, "the others are still polled"
-    assert all("3" not in call for call in later)
+    assert max(len(c) for c in service.calls) <= 3
+    assert set().union(*map(set, service.calls)) == {str(i) for i in range(7)}
     assert poller.pending == 6
+    service.calls.clear()
+    with anyio.fail_after(SAFETY):
+        await poller.wait(watches[0], watches[0].stamp, anyio.current_time() + 0.05)
+    assert service.calls, "the others are still polled"
+    assert all("3" not in call for call in service.calls)
 
 
-async def test_absent_record_keeps_waiting_and_changes_wake_waiters() -> None:
+async def test_every_waiter_finishes_when_the_driver_is_cancelled() -> None:
     service = FakeService()
     poller = Poller(service.fetch, FAST)
-    watch = poller.watch("x", "video")
-    async with anyio.create_task_group() as group:
-        group.start_soon(poller.run)
-        await anyio.sleep(0.01)
-        assert watch.record is None
-        assert watch.version == 0
-        changed = watch.changed
-        service.records["x"] = {"status": 42}
-        with anyio.fail_after(1):
-            await changed.wait()
-        assert watch.record is not None
-        assert watch.record.status is TaskStatus.POST_PROCESSING
-        group.cancel_scope.cancel()
+    ids = [str(i) for i in range(5)]
+    for i in ids:
+        service.records[i] = {"status": 20}
+    watches = {i: poller.watch(i, "image") for i in ids}
+    done: list[str] = []
+    scopes: list[anyio.CancelScope] = []
+
+    async def waiter(i: str) -> None:
+        with anyio.CancelScope() as scope:
+            scopes.append(scope)
+            try:
+                await finish(poller, watches[i])
+                done.append(i)
+            finally:
+                poller.release(watches[i])
+
+    with anyio.fail_after(SAFETY):
+        async with anyio.create_task_group() as group:
+            group.start_soon(waiter, "0")  # the first waiter becomes the driver...
+            await service.called.wait()
+            assert poller.driving == "0"
+            for i in ids[1:]:
+                group.start_soon(waiter, i)
+            await anyio.wait_all_tasks_blocked()
+            scopes[0].cancel()  # ...and is cancelled while the others wait on it
+            for i in ids:
+                service.records[i] = {"status": 50, "item_list": []}
+    assert sorted(done) == ids[1:]
+    assert poller.hand_offs >= 1
+    assert poller.pending == 0
 
 
 async def test_a_failed_round_fails_nobody() -> None:
     service = FakeService()
-    service.down = True
+    service.error = ServerError("down")
     poller = Poller(service.fetch, FAST.replace(poll_max_interval=0.005))
     watch = poller.watch("a", "image")
-    await _run_for(poller, 0.08)
-    assert len(service.calls) >= 2
+    with anyio.fail_after(SAFETY):
+        while len(service.calls) < 3:
+            await poller.wait(watch, watch.stamp, anyio.current_time() + 0.01)
     assert watch.error is None
     assert poller.pending == 1
-    service.down = False
+    service.error = None
     service.records["a"] = {"status": 10, "item_list": []}
-    await _run_for(poller, 0.08)
+    with anyio.fail_after(SAFETY):
+        await finish(poller, watch)
     assert watch.record is not None
     assert watch.record.status is TaskStatus.SUCCESS
     assert poller.pending == 0
+
+
+async def test_an_expired_token_fails_every_waiter_in_one_round() -> None:
+    service = FakeService()
+    poller = Poller(service.fetch, FAST)
+    watches = [poller.watch(str(i), "image") for i in range(7)]  # three batches
+    for i in range(7):
+        service.records[str(i)] = {"status": 20}
+    service.error = AuthError("ret 1015: login expired")
+    with anyio.fail_after(SAFETY):
+        async with anyio.create_task_group() as group:
+            for watch in watches:
+                group.start_soon(finish, poller, watch)
+    assert all(isinstance(w.error, AuthError) for w in watches)
+    assert poller.rounds == 1
+    assert poller.pending == 0
+
+
+async def test_a_refused_batch_fails_only_its_own_jobs() -> None:
+    service = FakeService()
+    calls = 0
+
+    async def fetch(ids: list[str]) -> Mapping[str, Any]:
+        nonlocal calls
+        calls += 1
+        if "bad" in ids:
+            raise InvalidRequestError("ret 2002: bad id", ret="2002")
+        return {i: {"status": 50, "item_list": []} for i in ids}
+
+    poller = Poller(fetch, FAST.replace(poll_batch_size=1))
+    bad, good = poller.watch("bad", "image"), poller.watch("good", "image")
+    with anyio.fail_after(SAFETY):
+        async with anyio.create_task_group() as group:
+            group.start_soon(finish, poller, bad)
+            group.start_soon(finish, poller, good)
+    assert isinstance(bad.error, InvalidRequestError)
+    assert good.error is None
+    assert good.record is not None
+    assert good.record.status is TaskStatus.COMPLETED
+    del service
+
+
+async def test_a_polling_bug_reaches_its_waiters_typed() -> None:
+    service = FakeService()
+    service.error = KeyError("surprise")
+    poller = Poller(service.fetch, FAST)
+    watch = poller.watch("a", "image")
+    with anyio.fail_after(SAFETY):
+        await finish(poller, watch)
+    assert isinstance(watch.error, PollingError)
+    assert isinstance(watch.error.__cause__, KeyError)
+
+
+async def test_an_unknown_id_is_not_found_after_the_grace() -> None:
+    service = FakeService()
+    poller = Poller(service.fetch, FAST.replace(job_not_found_grace=0.05))
+    watch = poller.watch("ghost", None)
+    started = anyio.current_time()
+    with anyio.fail_after(SAFETY):
+        await finish(poller, watch)
+    assert isinstance(watch.error, JobNotFoundError)
+    assert watch.error.history_id == "ghost"
+    assert anyio.current_time() - started >= 0.05  # it did wait out the grace
+    # ...asking at a back-off, not in a busy loop: at most one call per min interval.
+    assert len(service.calls) <= 0.05 / 0.002 + 2
 
 
 async def test_a_malformed_record_ends_only_its_own_watch() -> None:
@@ -110,7 +208,8 @@ async def test_a_malformed_record_ends_only_its_own_watch() -> None:
     poller = Poller(service.fetch, FAST)
     bad, good = poller.watch("bad", "image"), poller.watch("good", "image")
     service.records.update({"bad": {"no": "status"}, "good": {"status": 20}})
-    await _run_for(poller, 0.05)
+    with anyio.fail_after(SAFETY):
+        await finish(poller, bad)
     assert bad.error is not None
     assert "status" in str(bad.error)
     assert good.error is None
@@ -127,8 +226,6 @@ async def test_released_watches_cost_nothing() -> None:
     assert poller.pending == 1
     poller.release(again)
     assert poller.pending == 0
-    await _run_for(poller, 0.02)
-    assert service.calls == []
 
 
 async def test_the_forecast_stretches_the_interval() -> None:
@@ -138,8 +235,32 @@ async def test_the_forecast_stretches_the_interval() -> None:
     service.records["q"] = {
         "status": 20,
         "queue_info": {"queue_idx": 4, "queue_length": 9},
-        "forecast_cost_time": {"forecast_queue_cost": 40, "forecast_generate_cost": 0},
+        "forecast_cost_time": {"forecast_queue_cost": 15, "forecast_generate_cost": 5},
     }
-    await _run_for(poller, 0.02)
-    assert len(service.calls) == 1  # the forecast says: not before 10 s
-    assert queued.next_due - anyio.current_time() > 4.0
+    with anyio.fail_after(SAFETY):
+        await poller.wait(queued, queued.stamp, math.inf)
+    assert len(service.calls) == 1
+    assert queued.next_due - anyio.current_time() > 19.0  # the forecast says: not before 20 s
+
+
+async def test_close_returns_every_waiter_at_once() -> None:
+    service = FakeService()
+    poller = Poller(service.fetch, FAST.replace(poll_first_delay_image=100.0))
+    watches = [poller.watch(str(i), "image") for i in range(3)]
+    with anyio.fail_after(SAFETY):
+        async with anyio.create_task_group() as group:
+            for watch in watches:
+                group.start_soon(finish, poller, watch)
+            await anyio.wait_all_tasks_blocked()
+            poller.close()
+    assert service.calls == []
+    assert all(not w.finished for w in watches)
+
+
+def test_record_kind_reads_the_record() -> None:
+    assert record_kind({"generate_type": "gen_video"}) == "video"
+    assert record_kind({"generate_type": "video"}) == "video"
+    assert record_kind({"item_list": [{"video": {"play_url": "x"}}]}) == "video"
+    assert record_kind({"item_list": [{"image": {"large_images": []}}]}) == "image"
+    assert record_kind({"generate_type": "blend"}) == "image"
+    assert record_kind({"status": 20}) is None

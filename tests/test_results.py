@@ -10,7 +10,7 @@ import pytest
 import jimeng_async as jm
 from jimeng_async.auth import redact_url
 from jimeng_async.metrics import Metrics
-from jimeng_async.results import Downloader
+from jimeng_async.results import Downloader, StreamBounds
 from jimeng_async.transport import RetryPolicy
 
 pytestmark = pytest.mark.anyio
@@ -27,7 +27,13 @@ async def test_plain_http_result_link_is_refused_without_its_signature(tmp_path:
     )
     async with httpx.AsyncClient() as client:
         result.attach(
-            Downloader(client, concurrency=2, policy=RetryPolicy(), metrics=Metrics(), timeout=5)
+            Downloader(
+                client,
+                concurrency=2,
+                policy=RetryPolicy(),
+                metrics=Metrics(),
+                bounds=StreamBounds(connect=5, read=5, stall=5),
+            )
         )
         with pytest.raises(jm.ConfigurationError, match="https") as info:
             await result.save(tmp_path)

@@ -12,11 +12,12 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 
+import anyio
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from . import media
@@ -101,10 +102,23 @@ def result_renderer(record: Record, name: str) -> tuple[Callable[[], bytes], str
     return None
 
 
+async def _trickle(content: bytes, size: int, delay: float) -> AsyncIterator[bytes]:
+    for start in range(0, len(content), size):
+        if start:
+            await anyio.sleep(delay)
+        yield content[start : start + size]
+
+
 def cdn_routes(
-    signer: ResultSigner, records: Callable[[str], Record | None], cache: media.MediaCache
+    signer: ResultSigner,
+    records: Callable[[str], Record | None],
+    cache: media.MediaCache,
+    pace: Callable[[], tuple[int, float]] = lambda: (0, 0.0),
 ) -> list[Route]:
-    """The GET (and HEAD) route under /cdn/ that serves signed result files."""
+    """The GET (and HEAD) route under /cdn/ that serves signed result files.
+
+    `pace()` gives (chunk bytes, seconds between chunks): a slow link, when chunk bytes > 0.
+    """
 
     async def serve(request: Request) -> Response:
         query = request.query_params
@@ -118,6 +132,11 @@ def cdn_routes(
         render, media_type = found
         # The HQ video is the same picture: it shares the cache entry of the plain one.
         content = await cache.get((record.id, name.replace(".hq", "")), render)
+        headers = {"Cache-Control": "private", "Content-Length": str(len(content))}
+        size, delay = pace()
+        if size > 0:
+            body = _trickle(content, size, delay)
+            return StreamingResponse(body, media_type=media_type, headers=headers)
         return Response(content, media_type=media_type, headers={"Cache-Control": "private"})
 
     return [Route("/cdn/{history_id}/{name}", serve, methods=["GET"])]

@@ -85,6 +85,9 @@ class EmulatorConfig(BaseModel):
             )
         return value
 
+    cdn_chunk_bytes: int = Field(0, ge=0, description="CDN sends files in chunks (0: whole)")
+    cdn_chunk_delay: float = Field(0.0, ge=0, description="real seconds between CDN chunks")
+
     @field_validator("web_latency")
     @classmethod
     def _ordered(cls, value: Range) -> Range:

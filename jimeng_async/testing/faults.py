@@ -22,7 +22,7 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .stats import WEB_ENDPOINTS, EmulatorStats, endpoint_name
+from .stats import CDN_ENDPOINT, WEB_ENDPOINTS, EmulatorStats, endpoint_name
 
 logger = logging.getLogger("jimeng_async.testing")
 
@@ -300,6 +300,9 @@ class EmulatorMiddleware:
             await _send_simple(send, 429, body, [(b"retry-after", retry)])
             return
 
+        if endpoint == CDN_ENDPOINT and not (plan.drop or plan.malformed):
+            await self._pass_through(scope, delay, receive, send, endpoint)
+            return
         response = _Buffered()
         try:
             await self._app(scope, delay.wrap(receive), response.send)
@@ -322,6 +325,30 @@ class EmulatorMiddleware:
             return
         await send(response.start)
         await send({"type": "http.response.body", "body": response.body})
+
+    async def _pass_through(
+        self, scope: Scope, delay: _Delay, receive: Receive, send: Send, endpoint: str | None
+    ) -> None:
+        """A file with no fault after the handler: streamed as it comes (a slow CDN trickles)."""
+        started = False
+
+        async def forward(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                await delay.consume()  # a handler that never read its body is slowed here
+                started = True
+            await send(message)
+
+        try:
+            await self._app(scope, delay.wrap(receive), forward)
+        except Exception:
+            logger.exception("internal error while serving %s", endpoint or scope["path"])
+            if started:
+                raise  # headers are out: the server drops the connection
+        if not started:
+            await delay.consume()
+            body = _json_body({"ret": "-1", "errmsg": "internal error"})
+            await _send_simple(send, 500, body)
 
     @staticmethod
     async def _send_cut_short(send: Send, response: _Buffered) -> None:

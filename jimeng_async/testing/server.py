@@ -39,6 +39,7 @@ _POLL_FIELDS = (
     "poll_first_delay_video",
     "poll_min_interval",
     "poll_max_interval",
+    "job_not_found_grace",
 )
 _POLL_FLOOR = 0.005
 _STARTUP_TIMEOUT = 10.0
@@ -130,7 +131,12 @@ class Emulator:
         app = Starlette(
             routes=[
                 *self.web.routes(),
-                *cdn_routes(self.signer, self.state.records.get, self.media),
+                *cdn_routes(
+                    self.signer,
+                    self.state.records.get,
+                    self.media,
+                    lambda: (self.config.cdn_chunk_bytes, self.config.cdn_chunk_delay),
+                ),
                 *self.imagex.routes(),
             ]
         )
