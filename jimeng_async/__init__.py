@@ -53,6 +53,7 @@ from .models import (
     QueueInfo,
     TaskStatus,
 )
+from .registry import ImageModel, VideoModel, estimated_cost, models
 from .results import ImageResult, VideoResult
 from .session import JimengSession
 from .tasks import GenerationTask, Progress
@@ -79,6 +80,7 @@ __all__ = [
     "GenerationFilteredError",
     "GenerationTask",
     "GenerationTimeoutError",
+    "ImageModel",
     "ImageRef",
     "ImageResult",
     "InsufficientCreditsError",
@@ -103,6 +105,9 @@ __all__ = [
     "TaskCancelledError",
     "TaskStatus",
     "UploadError",
+    "VideoModel",
     "VideoResult",
     "__version__",
+    "estimated_cost",
+    "models",
 ]
