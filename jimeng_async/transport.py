@@ -299,6 +299,7 @@ class Transport:
             session_id=self._session_id,
             profile=self.profile,
             path=endpoint.path,
+            settings=self.settings,
             commerce=endpoint.commerce,
             referer_path=endpoint.referer_path,
         )
