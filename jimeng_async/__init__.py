@@ -19,7 +19,9 @@ from .errors import (
     NETWORK_ERROR,
     PERMISSION_DENIED,
     RATE_LIMIT,
+    RISK_CONTROL,
     SERVER_ERROR,
+    AccountPunishedError,
     APIError,
     AuthError,
     ConfigurationError,
@@ -36,10 +38,13 @@ from .errors import (
     NetworkError,
     PermissionDeniedError,
     RateLimitError,
+    RegionNotAllowedError,
     ResponseFieldError,
+    RiskControlError,
     ServerError,
     ServiceBusyError,
     SessionClosedError,
+    SignerRequiredError,
     TaskCancelledError,
     UploadError,
 )
@@ -56,6 +61,7 @@ from .models import (
 from .registry import ImageModel, VideoModel, estimated_cost, models
 from .results import ImageResult, VideoResult
 from .session import JimengSession
+from .signer import RequestSignature, RequestSigner, SignableRequest
 from .tasks import GenerationTask, Progress
 
 __version__ = "0.1.0"
@@ -67,9 +73,11 @@ __all__ = [
     "PERMISSION_DENIED",
     "RATE_LIMIT",
     "REGIONS",
+    "RISK_CONTROL",
     "SERVER_ERROR",
     "APIError",
     "AccountInfo",
+    "AccountPunishedError",
     "Asset",
     "AuthError",
     "ConfigurationError",
@@ -96,12 +104,18 @@ __all__ = [
     "Progress",
     "QueueInfo",
     "RateLimitError",
+    "RegionNotAllowedError",
     "RegionProfile",
+    "RequestSignature",
+    "RequestSigner",
     "ResponseFieldError",
+    "RiskControlError",
     "ServerError",
     "ServiceBusyError",
     "SessionClosedError",
     "Settings",
+    "SignableRequest",
+    "SignerRequiredError",
     "TaskCancelledError",
     "TaskStatus",
     "UploadError",
