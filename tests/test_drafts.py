@@ -550,14 +550,15 @@ def test_history_image_info() -> None:
 
 
 def test_bodies_pass_the_emulators_checker() -> None:
-    from jimeng_async.images import ImageHeader
-    from jimeng_async.testing.drafts_check import check_generate
+    from jimeng_async.testing.drafts_check import Context, check_generate
+    from jimeng_async.testing.probe import ImageInfo
+    from jimeng_async.testing.tables import REGIONS
 
     uploads = {f"tos-cn-i-x/{i}": upload(i) for i in range(MAX_BLEND_IMAGES)}
 
-    def committed(uri: str) -> ImageHeader | None:
+    def committed(uri: str) -> ImageInfo | None:
         image = uploads.get(uri)
-        return None if image is None else ImageHeader(image.format, image.width, image.height)
+        return None if image is None else ImageInfo(image.format, image.width, image.height)
 
     image_req = ImageRequest(prompt="a cat", ratio="16:9", resolution="4k")
     smart_req = ImageRequest(prompt="a cat", model="jimeng-3.0", intelligent_ratio=True)
@@ -579,6 +580,6 @@ def test_bodies_pass_the_emulators_checker() -> None:
         body = build_generate_body(
             draft=draft, model_id=req.model_id, submit_id="sub", aid=513695, video=video
         )
-        spec = check_generate(body, aid=513695, committed=committed).spec
+        spec = check_generate(body, Context(REGIONS["cn"], committed)).spec
         assert spec.model == req.model_id
         assert spec.kind == ("video" if video else "image")

@@ -110,11 +110,65 @@ async def test_receive_credits_reads_the_balance_again(emu: Emulator) -> None:
     assert emu.stats.requests["user_credit"] == 2
 
 
-async def test_optional_calls_never_block_a_flow(emu: Emulator, tmp_path: Path) -> None:
-    """Where the service gives no answer to algo_proxy / get_local_item_list, both fall back."""
+async def test_content_check_refuses_a_risky_input_before_generating(emu: Emulator) -> None:
     token = emu.add_account("cn", credits=1000)
     async with jm.JimengSession(token, settings=emu.settings()) as s:
+        fine = await s.upload_image(png(64, 48, "fine"))
+        risky = await s.upload_image(png(64, 48, "risky"))
+        emu.mark_risky(risky.uri)
+        with pytest.raises(jm.ContentFilteredError, match=r"images\[1\]"):
+            await s.submit_image("blend", images=[fine, risky])
+        with pytest.raises(jm.ContentFilteredError, match="end_frame"):
+            await s.submit_video("zoom", first_frame=fine, end_frame=risky)
+    assert emu.stats.requests["algo_proxy"] == 4
+    assert emu.stats.requests["generate"] == 0
+
+
+async def test_content_check_can_be_turned_off(emu: Emulator) -> None:
+    token = emu.add_account("cn", credits=1000)
+    async with jm.JimengSession(token, settings=emu.settings(content_check=False)) as s:
+        result = await s.generate_image("blend", images=[png(64, 48, "a")])
+    assert len(result.images) == 4
+    assert emu.stats.requests["algo_proxy"] == 0
+
+
+@pytest.mark.parametrize("hq", [True, False])
+async def test_video_download_uses_the_high_quality_url(
+    emu: Emulator, tmp_path: Path, hq: bool
+) -> None:
+    token = emu.add_account("cn", credits=1000)
+    async with jm.JimengSession(token, settings=emu.settings(hq_video_url=hq)) as s:
         video = await s.generate_video("zoom", first_frame=png(64, 36, "f"))
         paths = await video.save(tmp_path)
     assert paths[0].read_bytes()[4:8] == b"ftyp"
     assert video.video.item_id is not None
+    assert emu.stats.requests["get_local_item_list"] == (1 if hq else 0)
+
+
+async def test_readme_flows_pass_an_emulator_that_wants_app_version_8_4_0(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(time_scale=0.002, seed=3, min_app_version="8.4.0") as strict:
+        token = strict.add_account("cn", credits=0)
+        async with jm.JimengSession(token, settings=strict.settings()) as s:
+            await s.account_info()
+            assert (await s.credits()).total == 0
+            assert (await s.receive_credits()).total > 0
+            image = await s.generate_image("a fox", ratio="16:9", resolution="2k")
+            blend = await s.generate_image("at night", images=[png(64, 48, "day")])
+            video = await s.generate_video("waves", first_frame=png(64, 36, "first"))
+            await image.save(tmp_path)
+            await video.save(tmp_path)
+        assert len(image.images) == len(blend.images) == 4
+        us = strict.add_account("us", credits=100)
+        async with jm.JimengSession(us, settings=strict.settings()) as s:
+            banana = await s.generate_image("a fox", model="nanobanana")
+        assert banana.images[0].width == 1024
+
+        old = strict.add_account("cn", credits=100)
+        async with jm.JimengSession(old, settings=strict.settings(app_version="5.8.0")) as s:
+            with pytest.raises(jm.PermissionDeniedError) as info:
+                await s.account_info()
+    assert info.value.context["ret"] == "3018"
+    assert "JIMENG_APP_VERSION" in str(info.value)
+    assert info.value.context["request_id"]
