@@ -172,3 +172,17 @@ async def test_readme_flows_pass_an_emulator_that_wants_app_version_8_4_0(
     assert info.value.context["ret"] == "3018"
     assert "JIMENG_APP_VERSION" in str(info.value)
     assert info.value.context["request_id"]
+
+
+async def test_service_risk_control_is_a_risk_control_error_and_not_retried(emu: Emulator) -> None:
+    async def signs_nothing(request: jm.SignableRequest) -> None:
+        return None
+
+    token = emu.add_account("cn", credits=1000)
+    async with jm.JimengSession(token, settings=emu.settings(), request_signer=signs_nothing) as s:
+        with pytest.raises(jm.RiskControlError) as info:
+            await s.submit_video("a dancer", model="jimeng-video-seedance-2.0")
+    assert info.value.context["ret"] in ("1019", "4013")
+    assert "request_signer" in str(info.value)
+    assert emu.stats.requests["generate"] == 1
+    assert emu.credits_of(token) == 1000
