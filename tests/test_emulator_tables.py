@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import jimeng_async as jm
-from jimeng_async import drafts
+from jimeng_async import drafts, registry
 from jimeng_async.config import DEFAULT_REGIONS
 from jimeng_async.testing import tables
 from jimeng_async.testing.server import Emulator
@@ -33,20 +33,31 @@ def disagreements() -> list[str]:
             ours, theirs = drafts.IMAGE_SIZES.get(key), tables.IMAGE_SIZES.get(key)
             if ours != theirs:
                 found.append(f"image size {key}: client {ours}, emulator {theirs}")
-    known_images = set(tables.IMAGE_MODEL_REGIONS) | tables.WITHDRAWN_IMAGE_MODELS
-    for alias, model in drafts.IMAGE_MODELS.items():
-        if model not in known_images:
-            found.append(f"image model {alias} = {model!r} unknown to the emulator")
-    for alias, model in drafts.VIDEO_MODELS.items():
-        info = tables.VIDEO_MODELS.get(model)
-        if info is None:
-            found.append(f"video model {alias} = {model!r} unknown to the emulator")
+    for alias, image in registry.IMAGE_MODELS.items():
+        if image.withdrawn:
+            if image.id not in tables.WITHDRAWN_IMAGE_MODELS:
+                found.append(f"image model {alias} = {image.id!r}: not withdrawn in the emulator")
             continue
-        missing = set(drafts.VIDEO_DURATIONS) - set(info.durations)
-        if missing:
-            found.append(f"video model {alias}: durations {sorted(missing)} not taken")
-        if drafts.VIDEO_COMMERCE_INFO["benefit_type"] != info.benefit_type:
+        regions = tables.IMAGE_MODEL_REGIONS.get(image.id)
+        if regions is None:
+            found.append(f"image model {alias} = {image.id!r} unknown to the emulator")
+        elif regions != image.regions:
+            found.append(f"image model {alias}: regions {sorted(image.regions)}")
+    for alias, video in registry.VIDEO_MODELS.items():
+        info = tables.VIDEO_MODELS.get(video.id)
+        if info is None:
+            found.append(f"video model {alias} = {video.id!r} unknown to the emulator")
+            continue
+        if video.durations != info.durations:
+            found.append(f"video model {alias}: durations {video.durations} vs {info.durations}")
+        if video.benefit_type != info.benefit_type:
             found.append(f"video model {alias}: benefit_type should be {info.benefit_type}")
+        if video.regions != info.regions:
+            found.append(f"video model {alias}: regions {sorted(video.regions)}")
+        if video.sends_resolution != info.takes_resolution:
+            found.append(f"video model {alias}: sends_resolution {video.sends_resolution}")
+        if video.needs_browser_signature != info.guarded:
+            found.append(f"video model {alias}: needs_browser_signature disagrees")
     for name, expected in (
         ("VIDEO_RATIOS", tables.VIDEO_RATIOS),
         ("VIDEO_RESOLUTIONS", tables.VIDEO_RESOLUTIONS),
