@@ -125,7 +125,10 @@ class Journal:
         by_number = {line.number: line for line in lines}
         events = 0
         if self.path.exists():
-            for raw in self.path.read_text(encoding="utf-8").splitlines():
+            text = self.path.read_text(encoding="utf-8")
+            if text and not text.endswith("\n"):
+                self._append("\n")  # end a line torn by a crash, so new events start clean
+            for raw in text.splitlines():
                 try:
                     event = json.loads(raw)
                 except json.JSONDecodeError:
@@ -159,8 +162,11 @@ class Journal:
 
     def write(self, event: dict[str, Any]) -> None:
         """Append one event and push it to disk before the step it records goes on."""
+        self._append(json.dumps(event, ensure_ascii=False) + "\n")
+
+    def _append(self, text: str) -> None:
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(event, ensure_ascii=False) + "\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
 
