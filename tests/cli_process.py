@@ -17,7 +17,7 @@ WATCHDOG_SECONDS = 60.0
 
 class CliProcess:
     def __init__(self, argv: list[str], env: Mapping[str, str], cwd: str | None = None) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: S603 (our own command, fixed arguments)
             [sys.executable, "-m", "jimeng_async.cli", *argv],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
