@@ -4,6 +4,7 @@ typecheck; `nox -s tests-3.12` runs the tests on one; `nox -s bench` runs the be
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import nox
 
@@ -13,9 +14,20 @@ nox.options.error_on_missing_interpreters = False
 
 PYTHON = None  # the interpreter nox runs under: CI and new users need only one Python
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
-#: The supported Pythons installed here; with none of them on PATH, the one nox runs under,
-#: so that `nox` always runs the tests somewhere (missing ones are skipped, not errors).
-TEST_PYTHONS = [v for v in SUPPORTED if shutil.which(f"python{v}")] or [PYTHON]
+
+
+def _runs(version: str) -> bool:
+    """Whether `pythonX.Y` is on PATH and starts (a pyenv shim for a missing one does not)."""
+    found = shutil.which(f"python{version}")
+    if found is None:
+        return False
+    done = subprocess.run([found, "-c", "pass"], capture_output=True, check=False)  # noqa: S603
+    return done.returncode == 0
+
+
+#: The supported Pythons installed here; with none of them, the one nox runs under, so that
+#: `nox` always runs the tests somewhere.
+TEST_PYTHONS = [v for v in SUPPORTED if _runs(v)] or [PYTHON]
 
 
 @nox.session(python=TEST_PYTHONS)
