@@ -19,7 +19,9 @@ from .errors import (
     NETWORK_ERROR,
     PERMISSION_DENIED,
     RATE_LIMIT,
+    RISK_CONTROL,
     SERVER_ERROR,
+    AccountPunishedError,
     APIError,
     AuthError,
     ConfigurationError,
@@ -36,10 +38,13 @@ from .errors import (
     NetworkError,
     PermissionDeniedError,
     RateLimitError,
+    RegionNotAllowedError,
     ResponseFieldError,
+    RiskControlError,
     ServerError,
     ServiceBusyError,
     SessionClosedError,
+    SignerRequiredError,
     TaskCancelledError,
     UploadError,
 )
@@ -53,8 +58,10 @@ from .models import (
     QueueInfo,
     TaskStatus,
 )
+from .registry import ImageModel, VideoModel, estimated_cost, models
 from .results import ImageResult, VideoResult
 from .session import JimengSession
+from .signer import RequestSignature, RequestSigner, SignableRequest
 from .tasks import GenerationTask, Progress
 
 __version__ = "0.1.0"
@@ -66,9 +73,11 @@ __all__ = [
     "PERMISSION_DENIED",
     "RATE_LIMIT",
     "REGIONS",
+    "RISK_CONTROL",
     "SERVER_ERROR",
     "APIError",
     "AccountInfo",
+    "AccountPunishedError",
     "Asset",
     "AuthError",
     "ConfigurationError",
@@ -79,6 +88,7 @@ __all__ = [
     "GenerationFilteredError",
     "GenerationTask",
     "GenerationTimeoutError",
+    "ImageModel",
     "ImageRef",
     "ImageResult",
     "InsufficientCreditsError",
@@ -94,15 +104,24 @@ __all__ = [
     "Progress",
     "QueueInfo",
     "RateLimitError",
+    "RegionNotAllowedError",
     "RegionProfile",
+    "RequestSignature",
+    "RequestSigner",
     "ResponseFieldError",
+    "RiskControlError",
     "ServerError",
     "ServiceBusyError",
     "SessionClosedError",
     "Settings",
+    "SignableRequest",
+    "SignerRequiredError",
     "TaskCancelledError",
     "TaskStatus",
     "UploadError",
+    "VideoModel",
     "VideoResult",
     "__version__",
+    "estimated_cost",
+    "models",
 ]

@@ -78,13 +78,24 @@ def test_json_output_and_resume_inferring_the_kind(
     assert [p.suffix for p in again.iterdir()] == [".mp4"]
 
 
-def test_models_lists_the_tables(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["models", "--json"]) == 0
-    table = json.loads(capsys.readouterr().out)
-    assert "jimeng-4.0" in table["image"]["models"]
-    assert table["video"]["durations"] == [5, 10]
-    assert main(["-v", "models"]) == 0
-    assert "image models:" in capsys.readouterr().out
+def test_models_command_lists_a_region(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--region", "us"]) == 0
+    out = capsys.readouterr().out
+    assert "nanobanana" in out
+    assert "jimeng-video-3.5-pro" in out
+    assert "jimeng-5.0" not in out
+    assert "jimeng-2.1" not in out
+    assert main(["models", "--all"]) == 0
+    assert "jimeng-2.1" in capsys.readouterr().out
+
+
+def test_models_json_is_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-v", "models", "--json"]) == 0
+    rows = {row["alias"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["jimeng-4.5"]["default"] is True
+    assert rows["jimeng-video-3.5-pro"]["durations"] == [5, 10, 12]
+    assert rows["jimeng-video-3.5-pro"]["default"] is True
+    assert "2k" in rows["jimeng-4.5"]["resolutions"]
 
 
 @pytest.mark.parametrize(
@@ -92,7 +103,6 @@ def test_models_lists_the_tables(capsys: pytest.CaptureFixture[str]) -> None:
     [
         ["image", "a cat", "--ratio", "5:4"],
         ["image", "a cat", "--resolution", "8k"],
-        ["video", "waves", "--duration", "7"],
         ["video", "waves", "--resolution", "4k"],
     ],
 )
@@ -117,6 +127,10 @@ def test_bad_model_and_unknown_token_prefix_are_refused_before_any_request(
     assert "us-" in captured.err
     assert json.loads(captured.out)["error"]["exit_code"] == exits.USAGE
     assert main(["image", "a cat", "--image", "missing.png"]) == exits.USAGE
+    assert main(["video", "waves", "--duration", "7"]) == exits.USAGE
+    assert "5, 10, 12 (seconds)" in capsys.readouterr().err
+    assert main(["image", "a cat", "--model", "jimeng-5.0", "--token", "us-abcdef"]) == 2
+    assert "not offered in region us" in capsys.readouterr().err
     assert sum(jimeng_emulator.stats.requests.values()) == before
 
 

@@ -192,7 +192,7 @@ BAD_DRAFTS: list[tuple[str, dict[str, Any], str]] = [
     ("blend foreign uri", blend_body("x", [("tos-cn-i-a/stranger", 10, 10)]), "image_uri"),
     ("blend size", blend_body("x", [("tos-cn-i-a/one", 641, 480)]), "width"),
     ("blend 11 images", blend_body("x", [ONE] * 11), "ability_list"),
-    ("video duration", video_body("x", duration_ms=6000), "duration_ms"),
+    ("video duration", video_body("x", duration_ms=16000), "duration_ms"),
     ("video resolution", video_body("x", resolution="480p"), "resolution"),
     ("video ratio", video_body("x", ratio="2:1"), "video_aspect_ratio"),
     ("video fps", edit_draft(video_body("x"), _set(_video_input, "fps", 30)), "fps"),

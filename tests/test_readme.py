@@ -9,6 +9,8 @@ added, is what a reader has at hand:
 - `jm.JimengSession(token)` without settings points at the emulator, and a token the README
   makes up (such as "us-xxxxxxxx") becomes an account there, so literal examples run as
   written;
+- `my_browser`, the reader's own way to compute browser signatures: its `sign()` returns two
+  made-up values;
 - a block that defines `test_*` functions has them called with `jimeng_emulator` and
   `jimeng_token`, as the plugin would.
 
@@ -86,6 +88,13 @@ def _session_class(emulator: Emulator) -> type[jm.JimengSession]:
     return ReadmeSession
 
 
+class _Browser:
+    """Stands in for the browser page a reader drives to compute msToken / a_bogus."""
+
+    async def sign(self, url: str, params: Any, body: Any) -> tuple[str, str]:
+        return "ms-token-from-the-page", "a-bogus-from-the-page"
+
+
 async def _await(awaitable: Any) -> Any:
     return await awaitable
 
@@ -109,6 +118,7 @@ def test_every_readme_python_block_runs(
         "anyio": anyio,
         "token": token,
         "png_bytes": png(32, 32, "bytes"),
+        "my_browser": _Browser(),
     }
     with (
         respx.mock(assert_all_called=False) as web,

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 
-from .. import __version__, drafts
+from .. import __version__, registry
 from ..errors import GenerationTimeoutError, JimengError
 from ..testing.extra import MISSING_MESSAGE, emulator_available
 from . import commands, exits
@@ -63,22 +63,30 @@ def _with_token(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _image_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
-        default=drafts.DEFAULT_IMAGE_MODEL,
-        help=f"one of {', '.join(drafts.IMAGE_MODELS)} or a raw model id",
+        default=registry.DEFAULT_IMAGE_MODEL,
+        help=f"default {registry.DEFAULT_IMAGE_MODEL}; the list: jimeng-async models",
     )
-    parser.add_argument("--ratio", default="1:1", choices=drafts.IMAGE_RATIOS)
-    parser.add_argument("--resolution", default="2k", choices=drafts.IMAGE_RESOLUTIONS)
+    parser.add_argument("--ratio", default="1:1", choices=registry.IMAGE_RATIOS)
+    parser.add_argument(
+        "--resolution", choices=registry.IMAGE_RESOLUTIONS, help="default: the model's own"
+    )
 
 
 def _video_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
-        default=drafts.DEFAULT_VIDEO_MODEL,
-        help=f"one of {', '.join(drafts.VIDEO_MODELS)} or a raw model id",
+        default=registry.DEFAULT_VIDEO_MODEL,
+        help=f"default {registry.DEFAULT_VIDEO_MODEL}; the list: jimeng-async models",
     )
-    parser.add_argument("--ratio", default="16:9", choices=drafts.VIDEO_RATIOS)
-    parser.add_argument("--resolution", default="720p", choices=drafts.VIDEO_RESOLUTIONS)
-    parser.add_argument("--duration", type=int, default=5, choices=drafts.VIDEO_DURATIONS)
+    parser.add_argument("--ratio", default="16:9", choices=registry.VIDEO_RATIOS)
+    parser.add_argument(
+        "--resolution",
+        choices=registry.VIDEO_RESOLUTIONS,
+        help="only for the models that take one (jimeng-async models)",
+    )
+    parser.add_argument(
+        "--duration", type=int, help="seconds, as the model takes (default: the model's own)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--time-scale", type=float, default=0.02, help="emulator speed (1 = real)")
     demo.add_argument("--seed", type=int, default=7)
 
-    command("models", "list models, ratios, resolutions and durations", commands.models)
+    listing = command(
+        "models", "list the models, their sizes and durations, by region", commands.models
+    )
+    listing.add_argument("--region", choices=sorted(registry.ALL_REGIONS), help="only this one")
+    listing.add_argument("--all", action="store_true", help="include withdrawn models")
     _with_token(command("account", "account info and credits", commands.account))
     _with_token(command("receive", "receive today's credits", commands.receive))
 

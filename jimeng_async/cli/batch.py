@@ -28,7 +28,13 @@ from ..errors import InvalidInputError, JimengError
 from ..models import Kind
 from ..session import JimengSession
 from . import exits
-from .common import RunState, check_image_options, check_video_options, open_session
+from .common import (
+    RunState,
+    check_image_options,
+    check_video_options,
+    open_session,
+    token_region,
+)
 from .common import wait_and_save as _wait_and_save
 from .display import JobBoard, print_json, say
 
@@ -66,7 +72,7 @@ class Line:
         }
 
 
-def parse_input(text: str, *, default_kind: Kind) -> list[Line]:
+def parse_input(text: str, *, default_kind: Kind, region: str | None = None) -> list[Line]:
     """The batch's lines, each checked locally; InvalidInputError names the line and field."""
     lines: list[Line] = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -97,7 +103,7 @@ def parse_input(text: str, *, default_kind: Kind) -> list[Line]:
             kind, options, prompt = default_kind, {}, stripped
         check = check_image_options if kind == "image" else check_video_options
         try:
-            check(prompt, **options)
+            check(prompt, region=region, **options)
         except InvalidInputError as exc:
             raise InvalidInputError(where, str(exc)) from None
         lines.append(Line(number, prompt, kind, options))
@@ -106,11 +112,12 @@ def parse_input(text: str, *, default_kind: Kind) -> list[Line]:
     return lines
 
 
-def read_input(path: Path, *, default_kind: Kind) -> list[Line]:
+def read_input(path: Path, *, default_kind: Kind, region: str | None) -> list[Line]:
     """The input file's lines, checked (a small file: read at once, before any request)."""
     if not path.is_file():
         raise InvalidInputError("input", f"{str(path)!r} is not a file")
-    return parse_input(path.read_text(encoding="utf-8"), default_kind=default_kind)
+    text = path.read_text(encoding="utf-8")
+    return parse_input(text, default_kind=default_kind, region=region)
 
 
 class Journal:
@@ -234,7 +241,7 @@ def _final(line: Line) -> bool:
 async def batch(args: argparse.Namespace, state: RunState) -> int:
     """Run every line of the input with at most --concurrency jobs in flight."""
     source = Path(args.input)
-    lines = read_input(source, default_kind=args.kind)
+    lines = read_input(source, default_kind=args.kind, region=token_region(args))
     report = Path(args.report) if args.report else source.with_suffix(".report.jsonl")
     journal = Journal(Path(args.journal) if args.journal else Path(f"{report}.journal"))
     resumed = journal.load(lines)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import drafts
+from .. import registry
 from ..tasks import GenerationTask
 from .common import (
     RunState,
     check_files,
     check_image_options,
     check_video_options,
+    given,
     infer_kind,
     open_session,
+    token_region,
     wait_and_save,
 )
 from .display import JobBoard, describe, print_json, say
@@ -50,22 +53,19 @@ async def receive(args: argparse.Namespace, state: RunState) -> int:
 
 
 def _image_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"model": args.model, "ratio": args.ratio, "resolution": args.resolution}
+    return given(model=args.model, ratio=args.ratio, resolution=args.resolution)
 
 
 def _video_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "model": args.model,
-        "ratio": args.ratio,
-        "resolution": args.resolution,
-        "duration": args.duration,
-    }
+    return given(
+        model=args.model, ratio=args.ratio, resolution=args.resolution, duration=args.duration
+    )
 
 
 async def image(args: argparse.Namespace, state: RunState) -> int:
     """Generate images (a blend with --image) and save them."""
     options = _image_options(args)
-    check_image_options(args.prompt, **options)
+    check_image_options(args.prompt, region=token_region(args), **options)
     check_files(*(args.images or []), field_name="--image")
     async with open_session(args) as session:
         with JobBoard() as board:
@@ -80,7 +80,7 @@ async def image(args: argparse.Namespace, state: RunState) -> int:
 async def video(args: argparse.Namespace, state: RunState) -> int:
     """Generate a video (from text, or from --first-frame / --end-frame) and save it."""
     options = _video_options(args)
-    check_video_options(args.prompt, **options)
+    check_video_options(args.prompt, region=token_region(args), **options)
     check_files(args.first_frame, args.end_frame, field_name="--first-frame/--end-frame")
     async with open_session(args) as session:
         with JobBoard() as board:
@@ -128,40 +128,47 @@ def _report(args: argparse.Namespace, task: GenerationTask, paths: Sequence[Path
             print(path)
 
 
-def model_table() -> dict[str, Any]:
-    """The models and options the client accepts, as `models` shows them."""
-    return {
-        "image": {
-            "default": drafts.DEFAULT_IMAGE_MODEL,
-            "models": dict(drafts.IMAGE_MODELS),
-            "ratios": list(drafts.IMAGE_RATIOS),
-            "resolutions": list(drafts.IMAGE_RESOLUTIONS),
-        },
-        "video": {
-            "default": drafts.DEFAULT_VIDEO_MODEL,
-            "models": dict(drafts.VIDEO_MODELS),
-            "ratios": list(drafts.VIDEO_RATIOS),
-            "resolutions": list(drafts.VIDEO_RESOLUTIONS),
-            "durations": list(drafts.VIDEO_DURATIONS),
-        },
-    }
+def model_table(region: str | None, *, include_withdrawn: bool) -> list[dict[str, Any]]:
+    """The registry's models (offered in `region` when given), as `models --json` prints them."""
+    rows: list[dict[str, Any]] = []
+    for model in registry.models(region, include_withdrawn=include_withdrawn):
+        row: dict[str, Any] = {
+            "kind": model.kind,
+            "alias": model.alias,
+            "id": model.id,
+            "regions": sorted(model.regions),
+            "default": model.alias in (registry.DEFAULT_IMAGE_MODEL, registry.DEFAULT_VIDEO_MODEL),
+            "withdrawn": model.withdrawn,
+        }
+        if isinstance(model, registry.ImageModel):
+            row["ratios"] = list(model.ratios)
+            row["resolutions"] = list(model.resolutions)
+        else:
+            row["ratios"] = list(registry.VIDEO_RATIOS)
+            row["durations"] = list(model.durations)
+            row["resolutions"] = list(registry.VIDEO_RESOLUTIONS) if model.sends_resolution else []
+        row["summary"] = model.describe()
+        rows.append(row)
+    return rows
 
 
 async def models(args: argparse.Namespace, state: RunState) -> int:
-    """List the model aliases (and the ids they stand for), ratios, resolutions, durations."""
-    table = model_table()
+    """List the models (of a region), what sizes and durations each takes, and the defaults."""
+    rows = model_table(args.region, include_withdrawn=args.all)
     if args.json:
-        print_json(table)
+        print_json(rows)
         return 0
-    for kind, entry in table.items():
-        print(f"{kind} models:")
-        for alias, model_id in entry["models"].items():
-            mark = "  (default)" if alias == entry["default"] else ""
-            print(f"  {alias:<24} {model_id}{mark}")
-        print(f"  ratios: {', '.join(entry['ratios'])}")
-        print(f"  resolutions: {', '.join(entry['resolutions'])}")
-        if "durations" in entry:
-            print(f"  durations (s): {', '.join(str(d) for d in entry['durations'])}")
+    for row in rows:
+        marks = (" (default)" if row["default"] else "") + (
+            " (withdrawn)" if row["withdrawn"] else ""
+        )
+        regions = ",".join(row["regions"])
+        print(
+            f"{row['kind']:5}  {row['alias']:32} {row['id']:56} {regions:16} {row['summary']}"
+            f"{marks}"
+        )
+    print(f"image ratios: {', '.join(registry.IMAGE_RATIOS)}", file=sys.stderr)
+    print(f"video ratios: {', '.join(registry.VIDEO_RATIOS)}", file=sys.stderr)
     return 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import drafts
+from ..auth import split_token
 from ..config import DEFAULT_REGIONS, Settings
 from ..errors import InvalidInputError, JimengError
 from ..inputs import ImageRequest, VideoRequest
@@ -56,14 +57,28 @@ def open_session(args: argparse.Namespace) -> JimengSession:
     return JimengSession(token, settings=settings)
 
 
-def check_image_options(prompt: str, **options: Any) -> None:
-    """Refuse bad image options before any request (InvalidInputError with the allowed values)."""
-    ImageRequest.build(prompt=prompt, **options)
+def token_region(args: argparse.Namespace) -> str | None:
+    """The region of the checked token, or None when there is no token yet."""
+    try:
+        return split_token(checked_token(args))[0]
+    except InvalidInputError:
+        return None
 
 
-def check_video_options(prompt: str, **options: Any) -> None:
-    """Refuse bad video options before any request."""
-    VideoRequest.build(prompt=prompt, **options)
+def given(**options: Any) -> dict[str, Any]:
+    """The options the user gave: None means "the model's own default", so it is left out."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def check_image_options(prompt: str, *, region: str | None = None, **options: Any) -> None:
+    """Refuse bad image options before any request (InvalidInputError with the allowed values);
+    with `region`, a model that region does not offer too."""
+    ImageRequest.build(prompt=prompt, region=region, **options)
+
+
+def check_video_options(prompt: str, *, region: str | None = None, **options: Any) -> None:
+    """Refuse bad video options (durations and resolutions per model) before any request."""
+    VideoRequest.build(prompt=prompt, region=region, **options)
 
 
 def check_files(*paths: str | None, field_name: str) -> None:

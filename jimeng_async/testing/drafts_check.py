@@ -27,7 +27,10 @@ from .config import JobKind
 
 CommittedLookup = Callable[[str], ImageHeader | None]
 
-VIDEO_DURATIONS_MS = (5000, 10000)
+#: Whole seconds from 4 to 15 s: the union of every 2026 video model's durations.
+VIDEO_DURATIONS_MS = tuple(seconds * 1000 for seconds in range(4, 16))
+#: Sizes outside the 1k/2k/4k table that the service also makes (nanobanana).
+_EXTRA_SIZES = {("1k", 1024, 1024): ("1:1", 1)}
 _VIDEO_SHORT_SIDE = {"720p": 720, "1080p": 1080}
 
 
@@ -191,13 +194,31 @@ def check_generate(body: Any, *, aid: int, committed: CommittedLookup) -> Genera
     if root_model != spec.model:
         raise DraftError("extend.root_model", "must equal the component's model")
     if spec.kind == "video":
-        for key, expected in (
-            ("m_video_commerce_info", VIDEO_COMMERCE_INFO),
-            ("m_video_commerce_info_list", [VIDEO_COMMERCE_INFO]),
-        ):
-            if extend.get(key) != expected:
-                raise DraftError(f"extend.{key}", "must be the video commerce info")
+        # The benefit type differs per model (2026); the rest of the commerce info is fixed.
+        info = extend.get("m_video_commerce_info")
+        listed = extend.get("m_video_commerce_info_list")
+        if not _is_commerce_info(info) or listed != [info]:
+            raise DraftError("extend.m_video_commerce_info", "must be the video commerce info")
     return GenerateRequest(submit_id, spec)
+
+
+def _is_commerce_info(info: Any) -> bool:
+    if not isinstance(info, dict) or set(info) != set(VIDEO_COMMERCE_INFO):
+        return False
+    benefit = info.get("benefit_type")
+    fixed = {k: v for k, v in VIDEO_COMMERCE_INFO.items() if k != "benefit_type"}
+    return (
+        isinstance(benefit, str) and bool(benefit) and all(info[k] == v for k, v in fixed.items())
+    )
+
+
+def _option_node(node: Mapping[str, Any], path: str) -> None:
+    """Today's `gen_option` or the older `history_option`: the service takes either."""
+    for key in ("gen_option", "history_option"):
+        if key in node:
+            _obj(node[key], f"{path}.{key}")
+            return
+    raise DraftError(f"{path}.gen_option", "is required (or history_option)")
 
 
 def _check_component(component: dict[str, Any], path: str, committed: CommittedLookup) -> JobSpec:
@@ -244,6 +265,9 @@ def _check_core_param(core: dict[str, Any], path: str) -> tuple[str, str, int, i
         for (ratio, res), (w, h, code) in IMAGE_SIZES.items()
         if res == resolution and (w, h) == (width, height)
     ]
+    extra = _EXTRA_SIZES.get((resolution, width, height))
+    if extra is not None:
+        matches = [extra]
     if not matches:
         raise DraftError(f"{info_path}.width", f"{width}x{height} is not a {resolution} size")
     ratio, code = matches[0]
@@ -257,7 +281,7 @@ def _check_core_param(core: dict[str, Any], path: str) -> tuple[str, str, int, i
 
 def _check_text_to_image(abilities: dict[str, Any], path: str) -> JobSpec:
     generate = _obj(_field(abilities, "generate", path), f"{path}.generate")
-    _obj(_field(generate, "history_option", f"{path}.generate"), f"{path}.generate.history_option")
+    _option_node(generate, f"{path}.generate")
     core_path = f"{path}.generate.core_param"
     core = _obj(_field(generate, "core_param", f"{path}.generate"), core_path)
     model, prompt, seed, width, height, ratio = _check_core_param(core, core_path)
@@ -285,7 +309,7 @@ def _check_image_node(node: Any, path: str, committed: CommittedLookup) -> str:
 
 
 def _check_blend(abilities: dict[str, Any], path: str, committed: CommittedLookup) -> JobSpec:
-    _obj(_field(abilities, "history_option", path), f"{path}.history_option")
+    _option_node(abilities, path)
     blend_path = f"{path}.blend"
     blend = _obj(_field(abilities, "blend", path), blend_path)
     core_path = f"{blend_path}.core_param"
@@ -370,7 +394,8 @@ def _check_video(abilities: dict[str, Any], path: str, committed: CommittedLooku
     duration = _int(entry, "duration_ms", input_path)
     if duration not in VIDEO_DURATIONS_MS:
         raise DraftError(f"{input_path}.duration_ms", f"must be one of {VIDEO_DURATIONS_MS}")
-    resolution = _str(entry, "resolution", input_path)
+    # Newer models take no resolution (the service picks 720p).
+    resolution = _str(entry, "resolution", input_path) if "resolution" in entry else "720p"
     if resolution not in VIDEO_RESOLUTIONS:
         raise DraftError(f"{input_path}.resolution", f"must be one of {VIDEO_RESOLUTIONS}")
     uris = tuple(
