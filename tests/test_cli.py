@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import jimeng_async as jm
 from jimeng_async.cli import exits, main
 from jimeng_async.testing import Emulator
 
@@ -161,3 +162,40 @@ def test_exit_codes_per_error_class(
     monkeypatch.setenv("JIMENG_CN_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("JIMENG_CN_COMMERCE_URL", "http://127.0.0.1:9")
     assert main(["account"]) == exits.NETWORK
+
+
+def test_live_board_draws_a_line_per_job_and_the_overall_count(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from jimeng_async.cli.display import JobBoard
+
+    with JobBoard(total=2, live=True) as board:
+        board.add("1", "line 1")
+        board.add("2", "line 2")
+        board.rename("1", "image 7001")
+        board.update("1", "queued (position 3 of 9)")
+        board.finish("2", "failed: blocked", ok=False)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "image 7001" in captured.err
+    assert "queued (position 3 of 9)" in captured.err
+    assert "1/2 done, 1 failed, 1 running" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (jm.GenerationFilteredError("x", fail_code="2038", history_id="1"), exits.FILTERED),
+        (jm.GenerationFailedError("x", fail_code="2039", history_id="1"), exits.GENERATION_FAILED),
+        (jm.InsufficientCreditsError("x"), exits.CREDITS),
+        (jm.PermissionDeniedError("x"), exits.AUTH),
+        (jm.ServiceBusyError("x"), exits.BUSY),
+        (jm.RateLimitError("x"), exits.BUSY),
+        (jm.ServerError("x"), exits.NETWORK),
+        (jm.GenerationTimeoutError("x", history_id="1", kind="image"), exits.TIMEOUT),
+        (jm.InvalidRequestError("x"), exits.USAGE),
+        (jm.APIError("x"), exits.GENERATION_FAILED),
+    ],
+)
+def test_exit_code_of_each_error_class(error: Exception, code: int) -> None:
+    assert exits.exit_code_for(error) == code
