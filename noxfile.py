@@ -1,6 +1,10 @@
-"""nox sessions: `nox` runs tests, lint and typecheck; `nox -s bench` runs the benchmarks."""
+"""nox sessions: `nox` runs tests (on every Python from 3.10 to 3.13 found), lint and
+typecheck; `nox -s tests-3.12` runs the tests on one; `nox -s bench` runs the benchmarks."""
 
 from __future__ import annotations
+
+import shutil
+import subprocess
 
 import nox
 
@@ -9,9 +13,24 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
 PYTHON = None  # the interpreter nox runs under: CI and new users need only one Python
+SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 
 
-@nox.session(python=PYTHON)
+def _runs(version: str) -> bool:
+    """Whether `pythonX.Y` is on PATH and starts (a pyenv shim for a missing one does not)."""
+    found = shutil.which(f"python{version}")
+    if found is None:
+        return False
+    done = subprocess.run([found, "-c", "pass"], capture_output=True, check=False)  # noqa: S603
+    return done.returncode == 0
+
+
+#: The supported Pythons installed here; with none of them, the one nox runs under, so that
+#: `nox` always runs the tests somewhere.
+TEST_PYTHONS = [v for v in SUPPORTED if _runs(v)] or [PYTHON]
+
+
+@nox.session(python=TEST_PYTHONS)
 def tests(session: nox.Session) -> None:
     """The test suite against the emulator on loopback."""
     session.install("-e", ".[dev]")
@@ -22,8 +41,9 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff==0.17.6")  # pinned with the dev extra: new rules land on purpose
-    session.run("ruff", "check", "jimeng_async", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "jimeng_async", "tests", "benchmarks", "noxfile.py")
+    paths = ("jimeng_async", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
 
 
 @nox.session(python=PYTHON)

@@ -9,6 +9,8 @@ import pytest
 
 from jimeng_async.testing import Emulator
 
+pytest_plugins = ("pytester",)  # the plugin tests run pytest on temporary projects
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -1,24 +1,28 @@
 """Run the emulator as a process: `python -m jimeng_async.testing --account cn:TOKEN:500`.
 
 Prints its URL, the accounts and the environment variables that point a client at it, then
-serves until Ctrl-C (or SIGTERM).
+serves until Ctrl-C (or SIGTERM). Without the `emulator` extra it prints the install line and
+exits 2. Every `EmulatorConfig` field can be set with `--set FIELD=VALUE` and every
+`FaultConfig` field with `--fault FIELD=VALUE` (VALUE is JSON, or else a plain string).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
-from ..auth import mask_token
 from ..config import REGIONS
-from .server import Emulator
+from .extra import MISSING_MESSAGE, emulator_available
 
 DEFAULT_CREDITS = 100
+EXIT_USAGE = 2
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,20 @@ def parse_account(text: str) -> AccountSpec:
     return AccountSpec(parts[0], token, credits)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m jimeng_async.testing",
-        description="Run the local Jimeng / Dreamina emulator until Ctrl-C.",
-    )
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`FIELD=VALUE` with VALUE read as JSON when it parses (numbers, lists), else as text."""
+    field, sep, raw = text.partition("=")
+    if not sep or not field:
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return field.strip(), value
+
+
+def add_emulator_options(parser: argparse.ArgumentParser) -> None:
+    """The emulator's options, shared by this module and `jimeng-async emulator`."""
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
     parser.add_argument("--port", type=int, default=8790, help="port (0 picks a free one)")
     parser.add_argument(
@@ -67,7 +80,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply every service delay by this (e.g. 0.01)",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
+    parser.add_argument(
+        "--set",
+        dest="config",
+        action="append",
+        type=parse_assignment,
+        default=[],
+        metavar="FIELD=VALUE",
+        help="an EmulatorConfig field, e.g. --set image_cost=2 (repeatable)",
+    )
+    parser.add_argument(
+        "--fault",
+        dest="faults",
+        action="append",
+        type=parse_assignment,
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a FaultConfig field, e.g. --fault error_rate=0.1 (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m jimeng_async.testing",
+        description="Run the local Jimeng / Dreamina emulator until Ctrl-C.",
+    )
+    add_emulator_options(parser)
     return parser
+
+
+def _shown(token: str, given: bool) -> str:
+    """A token the user chose is shown by its tail only; a generated one in full (it is new)."""
+    return f"***{token[-4:]}" if given else token
 
 
 async def _wait_for_stop() -> None:
@@ -80,14 +124,28 @@ async def _wait_for_stop() -> None:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    """Start the emulator from parsed options, print how to use it, serve until a signal."""
+    from .config import EmulatorConfig
+    from .faults import FaultConfig
+    from .server import Emulator
+
+    config = EmulatorConfig(**dict(args.config))
+    faults = FaultConfig(**dict(args.faults)) if args.faults else None
     async with Emulator(
-        time_scale=args.time_scale, seed=args.seed, host=args.host, port=args.port
+        time_scale=args.time_scale,
+        seed=args.seed,
+        host=args.host,
+        port=args.port,
+        config=config,
+        faults=faults,
     ) as emulator:
         print(f"Jimeng emulator running at {emulator.url} (time scale {args.time_scale:g})")
         for spec in args.account:
             token = emulator.add_account(spec.region, credits=spec.credits, token=spec.token)
-            shown = token if spec.token is None else mask_token(token)
-            print(f"account {spec.region} {shown} credits={spec.credits}")
+            print(
+                f"account {spec.region} {_shown(token, spec.token is not None)} "
+                f"credits={spec.credits}"
+            )
         print("Point a client at it with:")
         for name, value in emulator.environment().items():
             print(f"export {name}={value}")
@@ -96,16 +154,26 @@ async def serve(args: argparse.Namespace) -> None:
     print("Emulator stopped.", flush=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Serve with parsed options; 2 if the extra is missing or an option is refused."""
+    if not emulator_available():
+        print(f"error: {MISSING_MESSAGE}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         anyio.run(serve, args)
     except KeyboardInterrupt:
         pass
-    except (OSError, ValueError) as error:
+    except ValueError as error:  # pydantic's ValidationError included: a refused option
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,10 @@ _POLL_FIELDS = (
     "job_not_found_grace",
 )
 _POLL_FLOOR = 0.005
+#: The emulator answers in milliseconds: a request still open after this is a broken test.
+_REQUEST_TIMEOUT = 5.0
+#: Floor of the scaled generation limit, so that slow CI machines still finish jobs.
+_GENERATION_TIMEOUT_FLOOR = 10.0
 _STARTUP_TIMEOUT = 10.0
 
 
@@ -218,13 +222,20 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     def settings(self, **overrides: Any) -> Settings:
-        """Client settings pointing every region at this emulator, polling scaled by time."""
+        """Client settings pointing every region at this emulator, polling scaled by time.
+
+        Time-outs are short (5 s per request, the generation limit scaled by time) so that a
+        misconfigured test fails fast instead of waiting out the service's real limits.
+        """
         urls = {"base_url": self.url, "commerce_url": self.url, "imagex_url": self.url}
         values: dict[str, Any] = {"regions": {region: dict(urls) for region in REGIONS}}
         defaults = Settings.model_fields
         for name in _POLL_FIELDS:
             default = defaults[name].default
             values[name] = max(_POLL_FLOOR, float(default) * self.time_scale)
+        values["request_timeout"] = _REQUEST_TIMEOUT
+        generation_limit = float(defaults["generation_timeout"].default) * self.time_scale
+        values["generation_timeout"] = max(_GENERATION_TIMEOUT_FLOOR, generation_limit)
         values.update(overrides)
         return Settings(**values)
 

@@ -1,0 +1,156 @@
+"""`jimeng-async batch`: input forms, bounded concurrency, the report, interruption and resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import uuid
+from pathlib import Path
+
+import pytest
+from cli_process import CliProcess
+
+from jimeng_async.cli import exits, main
+from jimeng_async.cli.batch import parse_input
+from jimeng_async.errors import InvalidInputError
+from jimeng_async.testing import Emulator
+
+
+@pytest.fixture
+def env(jimeng_emulator: Emulator, jimeng_token: str) -> dict[str, str]:
+    return {**jimeng_emulator.environment(), "JIMENG_TOKEN": jimeng_token}
+
+
+@pytest.fixture
+def cli_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def _report(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_plain_lines_and_jsonl_options(
+    jimeng_emulator: Emulator, cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text(
+        "a cat\n\n# a comment\n"
+        '{"prompt": "a wide dog", "ratio": "16:9", "resolution": "1k"}\n'
+        '{"prompt": "waves", "kind": "video", "duration": 5}\n'
+    )
+    out = tmp_path / "out"
+    code = main(["batch", str(prompts), "--out", str(out), "--concurrency", "2", "--json"])
+    assert code == exits.OK
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {
+        "report": str(tmp_path / "prompts.report.jsonl"),
+        "succeeded": 3,
+        "failed": 0,
+    }
+    rows = _report(tmp_path / "prompts.report.jsonl")
+    assert [(r["line"], r["kind"], r["status"]) for r in rows] == [
+        (1, "image", "succeeded"),
+        (4, "image", "succeeded"),
+        (5, "video", "succeeded"),
+    ]
+    assert sum(len(r["files"]) for r in rows) == 9  # type: ignore[arg-type]
+    assert jimeng_emulator.stats.requests["generate"] == 3
+
+
+def test_progress_shows_overall_counts_on_stderr(
+    cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("one\ntwo\n")
+    assert main(["batch", str(prompts), "--out", str(tmp_path)]) == exits.OK
+    err = capsys.readouterr().err
+    assert "[2/2 done, 0 failed, 0 running]" in err
+    assert "batch done: 2 succeeded, 0 failed" in err
+
+
+def test_failed_lines_are_reported_with_their_exit_code(
+    cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a cat\na blocked thing\n")
+    assert main(["batch", str(prompts), "--out", str(tmp_path)]) == exits.FILTERED
+    rows = _report(tmp_path / "p.report.jsonl")
+    assert [r["status"] for r in rows] == ["succeeded", "failed"]
+    assert rows[1]["exit_code"] == exits.FILTERED
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('{"prompt": "x", "ratio": "5:5"}', "line 1: ratio"),
+        ('{"prompt": "x", "colour": "red"}', "unknown field(s) colour"),
+        ('{"prompt": "x", "kind": "audio"}', "line 1: kind"),
+        ("{not json", "line 1: is not valid JSON"),
+        ("a\n" + '{"prompt": "w", "kind": "video", "duration": 7}', "line 2: duration"),
+        ("\n# only a comment\n", "holds no prompts"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_line(text: str, named: str) -> None:
+    with pytest.raises(InvalidInputError, match=named.replace("(", r"\(").replace(")", r"\)")):
+        parse_input(text, default_kind="image")
+
+
+def test_interrupted_batch_resumes_without_resubmitting(
+    jimeng_emulator: Emulator,
+    env: dict[str, str],
+    cli_env: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("one\ntwo\nthree\n")
+    argv = ["batch", str(prompts), "--out", str(tmp_path / "out"), "--concurrency", "3"]
+    jimeng_emulator.freeze_clock()  # jobs wait in the queue until the clock moves
+    child = CliProcess(argv, env)
+    child.wait_for(lambda lines: sum("queued" in line for line in lines) >= 3)
+    child.proc.send_signal(signal.SIGINT)
+    code, _, err = child.finish()
+    assert code == exits.INTERRUPTED
+    assert "3 submitted job(s) go on running" in err
+    assert "run the same command again" in err
+    assert f"jimeng-async batch {prompts}" in err
+    rows = _report(tmp_path / "p.report.jsonl")
+    assert [r["status"] for r in rows] == ["running"] * 3
+    assert jimeng_emulator.stats.requests["generate"] == 3
+
+    jimeng_emulator.advance(100.0)
+    assert main(argv) == exits.OK
+    assert "resuming batch" in capsys.readouterr().err
+    rows = _report(tmp_path / "p.report.jsonl")
+    assert [r["status"] for r in rows] == ["succeeded"] * 3
+    assert jimeng_emulator.stats.requests["generate"] == 3  # resumed by history id, not resent
+    assert len(list((tmp_path / "out").iterdir())) == 12
+    assert main(argv) == exits.OK  # a finished batch stays finished
+    assert jimeng_emulator.stats.requests["generate"] == 3
+
+
+def test_a_submit_cut_short_is_resent_with_the_same_submit_id(
+    jimeng_emulator: Emulator, cli_env: None, tmp_path: Path
+) -> None:
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("one\n")
+    journal = tmp_path / "p.report.jsonl.journal"
+    batch_id = "8c4bd2a4-7c39-4b53-a4b4-0f2d3c1e2a10"
+    submit_id = str(uuid.uuid5(uuid.UUID(batch_id), "1"))
+    journal.write_text(
+        json.dumps({"event": "batch", "v": 1, "batch_id": batch_id})
+        + "\n"
+        + json.dumps({"event": "submitting", "line": 1, "submit_id": submit_id})
+        + "\n"
+        + '{"event": "submitted", "li'  # the process died while writing this line
+    )
+    assert main(["batch", str(prompts), "--out", str(tmp_path / "out")]) == exits.OK
+    rows = _report(tmp_path / "p.report.jsonl")
+    assert rows[0]["submit_id"] == submit_id
+    (record,) = jimeng_emulator.records.values()
+    assert record.submit_id == submit_id
+    events = journal.read_text().splitlines()
+    assert events[2] == '{"event": "submitted", "li'  # the torn line stays alone on its line
+    assert [json.loads(e)["event"] for e in events[3:]] == ["submitting", "submitted", "finished"]
