@@ -186,8 +186,8 @@ def _interrupted(state: RunState) -> str:
     if not state.submitted:
         return "interrupted before any job was submitted: nothing was charged"
     lines = [
-        f"interrupted: job {history_id} ({kind}) goes on running on the service and is "
-        f"charged; resume it with:\n  {resume_command(history_id, kind)}"
+        f"interrupted: job {history_id} ({kind or 'kind unknown'}) goes on running on the "
+        f"service and is charged; resume it with:\n  {resume_command(history_id, kind)}"
         for history_id, kind in state.submitted
     ]
     return "\n".join(lines)

@@ -28,7 +28,7 @@ _PREFIX = re.compile(r"^([A-Za-z]{2,3})-")
 class RunState:
     """What the command has set going, so that Ctrl-C can say what runs on and how to resume."""
 
-    submitted: list[tuple[str, Kind]] = field(default_factory=list)
+    submitted: list[tuple[str, Kind | None]] = field(default_factory=list)
     #: For commands that resume as a whole (batch): the command line to run again.
     rerun: str | None = None
 
@@ -120,6 +120,6 @@ async def wait_and_save(
     return paths
 
 
-def resume_command(history_id: str, kind: str) -> str:
-    """The command that picks a job up again."""
-    return f"jimeng-async resume {history_id} --kind {kind}"
+def resume_command(history_id: str, kind: str | None) -> str:
+    """The command that picks a job up again (the record tells the kind when it is unknown)."""
+    return f"jimeng-async resume {history_id}" + (f" --kind {kind}" if kind else "")

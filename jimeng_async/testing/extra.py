@@ -10,7 +10,7 @@ import importlib.util
 
 INSTALL_LINE = 'pip install "jimeng-async[emulator]"'
 MISSING_MESSAGE = f"the emulator needs the `emulator` extra (starlette, uvicorn): {INSTALL_LINE}"
-_MODULES = ("uvicorn", "starlette")
+_MODULES = ("uvicorn", "starlette", "PIL", "av")
 
 
 def missing_modules() -> list[str]:
