@@ -40,7 +40,8 @@ EPSILON = 1e-6
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[Emulator]:
-    config = EmulatorConfig(web_latency=(0.0, 0.0))
+    # The corpus holds 2025 clients (Appvr 1.0.0): replayed with no minimum app version.
+    config = EmulatorConfig(web_latency=(0.0, 0.0), min_app_version=None)
     async with Emulator(time_scale=1.0, seed=31, config=config) as emu:
         emu.freeze_clock()
         yield emu

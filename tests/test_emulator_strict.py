@@ -26,6 +26,7 @@ from test_emulator_web import (
 
 import jimeng_async as jm
 from jimeng_async.testing import EmulatorConfig, FaultConfig
+from jimeng_async.testing.config import MIN_APP_VERSION_ENV
 from jimeng_async.testing.imagex_service import RISKY_MARKER
 from jimeng_async.testing.media import png
 from jimeng_async.testing.server import Emulator
@@ -107,11 +108,19 @@ async def test_minimum_app_version_compares_numerically(app_version: str, ret: s
             assert "8.4.0" in envelope["errmsg"]
 
 
-async def test_no_minimum_by_default(emulator: Emulator, client: httpx.AsyncClient) -> None:
-    assert emulator.config.min_app_version is None
-    token = emulator.add_account()
-    headers = _with_appvr(token, "account_info", "1.0.0")
-    assert (await web(client, token, "account_info", headers=headers))["ret"] == "0"
+async def test_no_minimum_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MIN_APP_VERSION_ENV)  # this suite sets it (conftest); users' may not
+    async with Emulator(time_scale=0.01) as emu, httpx.AsyncClient(base_url=emu.url) as http:
+        assert emu.config.min_app_version is None
+        token = emu.add_account()
+        headers = _with_appvr(token, "account_info", "1.0.0")
+        assert (await web(http, token, "account_info", headers=headers))["ret"] == "0"
+
+
+def test_minimum_app_version_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MIN_APP_VERSION_ENV, "9.1.0")
+    assert EmulatorConfig().min_app_version == "9.1.0"
+    assert EmulatorConfig(min_app_version=None).min_app_version is None
 
 
 def test_minimum_app_version_must_be_a_version() -> None:

@@ -6,6 +6,7 @@ pace (timelines, latency, day length, URL lifetime, duplicate window) by its `ti
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -14,6 +15,9 @@ from .signing import parse_version
 
 JobKind = Literal["image", "video"]
 Range = tuple[float, float]
+
+#: Environment variable that sets the default `min_app_version` (unset: no minimum).
+MIN_APP_VERSION_ENV = "JIMENG_EMULATOR_MIN_APP_VERSION"
 
 
 def _check_range(value: Range) -> Range:
@@ -70,11 +74,18 @@ class EmulatorConfig(BaseModel):
     max_clock_skew: float = Field(300.0, gt=0, description="allowed Device-Time skew (wall s)")
     web_latency: Range = Field((0.02, 0.1), description="service time of a web call (scaled)")
     min_app_version: str | None = Field(
-        None, description="refuse an Appvr below this (ret 3018); None accepts every version"
+        default_factory=lambda: os.environ.get(MIN_APP_VERSION_ENV) or None,
+        description=(
+            "refuse an Appvr below this (ret 3018); None accepts every version. Defaults to "
+            f"${MIN_APP_VERSION_ENV} when set, so a test suite can hold its client to it"
+        ),
     )
     numeric_fail_code_rate: float = Field(
         0.5, ge=0.0, le=1.0, description="share of records whose fail_code is a number"
     )
+
+    cdn_chunk_bytes: int = Field(0, ge=0, description="CDN sends files in chunks (0: whole)")
+    cdn_chunk_delay: float = Field(0.0, ge=0, description="real seconds between CDN chunks")
 
     @field_validator("min_app_version")
     @classmethod
@@ -84,9 +95,6 @@ class EmulatorConfig(BaseModel):
                 f"min_app_version must be a dotted version such as 8.4.0, got {value!r}"
             )
         return value
-
-    cdn_chunk_bytes: int = Field(0, ge=0, description="CDN sends files in chunks (0: whole)")
-    cdn_chunk_delay: float = Field(0.0, ge=0, description="real seconds between CDN chunks")
 
     @field_validator("web_latency")
     @classmethod
