@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Any
 import anyio
 
 from . import __version__
+from ._redact import enable_debug_logging
 from .config import Settings
 from .errors import JimengError
 from .session import JimengSession
@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verbose:
-        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s")
+        enable_debug_logging()  # the jimeng_async logger only: httpx/httpcore stay quiet
     if hasattr(args, "sync"):
         return int(args.sync(args))
     command: Command = args.run

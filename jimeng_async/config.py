@@ -8,6 +8,7 @@ an error that names the setting or environment variable at fault.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -210,6 +211,26 @@ def _configuration_error(exc: ValidationError, given: set[str]) -> Configuration
     return ConfigurationError(f"{source}: {first['msg']} (got {first.get('input')!r})")
 
 
+def _source(field: str, given: set[str]) -> str:
+    """The argument or, when it came from there, the environment variable behind a field."""
+    if field not in given and os.environ.get(_env_name(field)):
+        return _env_name(field)
+    return field
+
+
+def check_version(value: str, *, setting: str) -> str:
+    """A version string sent to the service: non-empty printable ASCII without spaces."""
+    if not value or len(value) > 32 or not all("!" <= c <= "~" for c in value):
+        raise ConfigurationError(
+            f"{setting}: must be a version string of 1 to 32 printable ASCII characters "
+            f"without spaces (got {value!r})"
+        )
+    return value
+
+
+#: Settings sent to the service as version strings; issue-8's new ones join this tuple.
+_VERSION_FIELDS = ("device_platform", "da_version", "web_version")
+
 _SCALAR_ENV = {
     "device_platform": "DEFAULT_DEVICE_PLATFORM",
     "da_version": "DEFAULT_DA_VERSION",
@@ -249,6 +270,8 @@ class Settings(BaseModel):
     poll_min_interval: float = Field(1.0, gt=0)
     poll_max_interval: float = Field(10.0, gt=0)
     download_concurrency: int = Field(4, ge=1)
+    max_download_bytes: int = Field(2 * 1024**3, gt=0)
+    source_download_timeout: float = Field(120.0, gt=0)
 
     _profiles: dict[str, RegionProfile] = PrivateAttr(default_factory=dict)
 
@@ -271,7 +294,29 @@ class Settings(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise _configuration_error(exc, given) from None
+        self._check_values(given)
         self._profiles = _resolve_profiles(self.regions)
+
+    def _check_values(self, given: set[str]) -> None:
+        """What field types cannot say: finite numbers, ordered bounds, non-empty versions."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigurationError(
+                    f"{_source(name, given)}: must be a finite number (got {value!r})"
+                )
+        for name in _VERSION_FIELDS:
+            check_version(getattr(self, name), setting=_source(name, given))
+        if self.poll_min_interval > self.poll_max_interval:
+            raise ConfigurationError(
+                f"{_source('poll_min_interval', given)}: must not exceed poll_max_interval "
+                f"({self.poll_min_interval:g} > {self.poll_max_interval:g})"
+            )
+        if self.retry_base_delay > self.retry_max_delay:
+            raise ConfigurationError(
+                f"{_source('retry_base_delay', given)}: must not exceed retry_max_delay "
+                f"({self.retry_base_delay:g} > {self.retry_max_delay:g})"
+            )
 
     def profile(self, region: str) -> RegionProfile:
         """The resolved profile of `region` (one of cn, us, hk, jp, sg)."""

@@ -10,17 +10,20 @@ import os
 from abc import abstractmethod
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiofiles
 import anyio
 import httpx
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from ._checks import check_directory
+from ._decode import opt_int
 from .auth import redact_url
 from .concurrency import run_all
 from .config import check_url
-from .errors import JimengError
+from .errors import APIError, InvalidInputError, JimengError, MalformedResponseError
+from .images import sniff_format
 from .metrics import Metrics
 from .models import Asset
 from .transport import RetryPolicy, call_with_retries, measured, raise_for_status
@@ -39,37 +42,46 @@ class Downloader:
         policy: RetryPolicy,
         metrics: Metrics,
         timeout: float,
+        max_bytes: int = 2 * 1024**3,
     ) -> None:
         self._client = client
         self._slots = anyio.Semaphore(concurrency)
         self._policy = policy
         self._metrics = metrics
         self._timeout = timeout
+        self._max_bytes = max_bytes
 
     async def save_all(self, assets: list[Asset], directory: Path, history_id: str) -> list[Path]:
         """Download every asset into `directory`; returns the paths in asset order."""
-        await anyio.to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
+        try:
+            await anyio.to_thread.run_sync(lambda: directory.mkdir(parents=True, exist_ok=True))
+        except OSError as exc:
+            raise InvalidInputError(
+                "directory",
+                f"cannot be created or is a file ({exc.strerror or type(exc).__name__})",
+                allowed="a directory path",
+            ) from None
         paths: list[Path] = [
             directory / f"{history_id}-{index}.{_extension(asset)}"
             for index, asset in enumerate(assets)
         ]
         await run_all(
-            partial(self._save_one, asset.url, path)
+            partial(self._save_one, asset.url, path, _media_kind(path))
             for asset, path in zip(assets, paths, strict=True)
         )
         return paths
 
-    async def _save_one(self, url: str, path: Path) -> None:
+    async def _save_one(self, url: str, path: Path, kind: MediaKind) -> None:
         check_url(url, setting=f"result URL {redact_url(url)}", show=False)
         async with self._slots:
             await call_with_retries(
-                lambda _n: self._stream(url, path),
+                lambda _n: self._stream(url, path, kind),
                 policy=self._policy,
                 endpoint="download",
                 metrics=self._metrics,
             )
 
-    async def _stream(self, url: str, path: Path) -> None:
+    async def _stream(self, url: str, path: Path, kind: MediaKind) -> None:
         partial = path.with_name(path.name + ".part")
         context: dict[str, Any] = {"endpoint": "download"}
         try:
@@ -84,15 +96,83 @@ class Downloader:
                 async with self._client.stream("GET", url) as response:
                     context["status"] = response.status_code
                     raise_for_status(response, context)
+                    self._check_length(response, context)
                     async with aiofiles.open(partial, "wb") as out:
-                        async for chunk in response.aiter_bytes(CHUNK):
-                            await out.write(chunk)
+                        await self._copy(response, out, kind, context)
                 await anyio.to_thread.run_sync(os.replace, partial, path)
                 attempt.ok = True
         except BaseException:
             with anyio.CancelScope(shield=True):  # clean up even when cancelled
                 await anyio.Path(partial).unlink(missing_ok=True)
             raise
+
+    def _check_length(self, response: httpx.Response, context: dict[str, Any]) -> None:
+        declared = opt_int(response.headers.get("content-length"), low=0, high=2**62)
+        if declared is not None and declared > self._max_bytes:
+            raise _too_large(self._max_bytes, context)
+
+    async def _copy(
+        self, response: httpx.Response, out: Any, kind: MediaKind, context: dict[str, Any]
+    ) -> None:
+        """Write the body, checking its first bytes against `kind` and its size against the cap."""
+        head = b""
+        written = 0
+        async for chunk in response.aiter_bytes(CHUNK):
+            written += len(chunk)
+            if written > self._max_bytes:
+                raise _too_large(self._max_bytes, context)
+            if len(head) < _SNIFF_BYTES:
+                head += chunk
+                if len(head) < _SNIFF_BYTES:
+                    continue
+                check_media(head, response.headers.get("content-type"), kind, context)
+                chunk = head
+            await out.write(chunk)
+        if len(head) < _SNIFF_BYTES:  # a body shorter than the sniffing window
+            check_media(head, response.headers.get("content-type"), kind, context)
+            await out.write(head)
+
+
+MediaKind = Literal["image", "video"]
+_SNIFF_BYTES = 32
+_VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "webm", "m4v"})
+
+
+def _media_kind(path: Path) -> MediaKind:
+    return "video" if path.suffix.lstrip(".") in _VIDEO_EXTENSIONS else "image"
+
+
+def _too_large(max_bytes: int, context: dict[str, Any]) -> APIError:
+    return APIError(
+        f"the file is larger than max_download_bytes ({max_bytes} bytes)",
+        code="DOWNLOAD_TOO_LARGE",
+        context=context,
+    )
+
+
+def check_media(
+    head: bytes, content_type: str | None, kind: MediaKind, context: dict[str, Any]
+) -> None:
+    """Refuse a body that is not the expected media (an HTML error page served with 200).
+
+    Images must start with a supported image signature (or HEIF/AVIF `ftyp`); videos with an
+    MP4/QuickTime `ftyp` box or a WebM header. Retried as a malformed answer.
+    """
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    is_ftyp = head[4:8] == b"ftyp"
+    if kind == "image":
+        ok = sniff_format(head) is not None or (is_ftyp and head[8:12] in _HEIF_BRANDS)
+    else:
+        ok = is_ftyp or head.startswith(b"\x1a\x45\xdf\xa3")
+    if not ok or media.startswith(("text/", "application/json")):
+        shown = media or "no content type"
+        raise MalformedResponseError(
+            f"the downloaded file is not a{'n' if kind == 'image' else ''} {kind} ({shown})",
+            context=context,
+        )
+
+
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"mif1", b"avif", b"avis"})
 
 
 def _extension(asset: Asset) -> str:
@@ -118,9 +198,10 @@ class _Result(BaseModel):
 
     async def save(self, directory: str | os.PathLike[str]) -> list[Path]:
         """Stream every file of the result into `directory`; returns the paths written."""
+        path = check_directory(directory)
         if self._downloader is None:
             raise JimengError("this result is not attached to an open session; save() needs one")
-        return await self._downloader.save_all(self.assets(), Path(directory), self.history_id)
+        return await self._downloader.save_all(self.assets(), path, self.history_id)
 
 
 class ImageResult(_Result):
