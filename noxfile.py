@@ -49,7 +49,7 @@ def mutate(session: nox.Session) -> None:
     (mutant names are fnmatch patterns); without arguments every listed module is mutated.
     Prints killed/survived per module; `mutmut results` and `mutmut show <name>` go further.
     """
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev]", "mutmut>=3.3")
     patterns = session.posargs or []
     session.run("mutmut", "run", "--max-children", "2", *patterns, success_codes=[0, 1])
     listing = session.run("mutmut", "results", "--all", "true", silent=True) or ""
