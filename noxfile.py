@@ -1,5 +1,6 @@
 """nox sessions: `nox` runs tests (on every Python from 3.10 to 3.13 found), lint and
-typecheck; `nox -s tests-3.12` runs the tests on one; `nox -s bench` runs the benchmarks."""
+typecheck; `nox -s tests-3.12` runs the tests on one; `nox -s bench` runs the benchmarks;
+`nox -s mutate` runs mutation testing (mutmut) over the modules listed in pyproject.toml."""
 
 from __future__ import annotations
 
@@ -58,3 +59,34 @@ def bench(session: nox.Session) -> None:
     """The benchmarks in benchmarks/, against the emulator; figures go to benchmarks/RESULTS.md."""
     session.install("-e", ".[dev]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def mutate(session: nox.Session) -> None:
+    """Mutation testing with mutmut over `[tool.mutmut] only_mutate` in pyproject.toml.
+
+    CPU heavy: run one module at a time, e.g. `nox -s mutate -- "jimeng_async.sigv4*"`
+    (mutant names are fnmatch patterns); without arguments every listed module is mutated.
+    Prints killed/survived per module; `mutmut results` and `mutmut show <name>` go further.
+    """
+    session.install("-e", ".[dev]", "mutmut>=3.3")
+    patterns = session.posargs or []
+    session.run("mutmut", "run", "--max-children", "2", *patterns, success_codes=[0, 1])
+    listing = session.run("mutmut", "results", "--all", "true", silent=True) or ""
+    for module, counts in sorted(_mutants_per_module(str(listing)).items()):
+        killed, survived = counts.get("killed", 0), counts.get("survived", 0)
+        rest = {k: v for k, v in counts.items() if k not in ("killed", "survived")}
+        session.log(f"{module}: killed {killed}, survived {survived}, other {rest}")
+
+
+def _mutants_per_module(listing: str) -> dict[str, dict[str, int]]:
+    """Count `mutmut results --all true` lines ("pkg.module.x_f__mutmut_1: killed") by module."""
+    counts: dict[str, dict[str, int]] = {}
+    for line in listing.splitlines():
+        name, sep, status = line.strip().rpartition(": ")
+        if not sep or "__mutmut_" not in name:
+            continue
+        module = ".".join(name.split(".")[:2])
+        per_status = counts.setdefault(module, {})
+        per_status[status] = per_status.get(status, 0) + 1
+    return counts

@@ -6,12 +6,16 @@
         result = await s.generate_image("a cat in the snow", ratio="16:9")
         await result.save("out/")
 
-The library logs to the `jimeng_async` logger and installs no handlers. The local emulator,
-for tests and offline runs, is `jimeng_async.testing.Emulator` (extra: `emulator`).
+The library logs to the `jimeng_async` logger and installs no handlers; a redacting filter
+(`RedactingFilter`) on it and on the httpx and httpcore loggers keeps secrets out of log lines.
+The local emulator, for tests and offline runs, is `jimeng_async.testing.Emulator`
+(extra: `emulator`).
 """
 
 from __future__ import annotations
 
+from . import _redact
+from ._redact import RedactingFilter, redact_text
 from .config import REGIONS, RegionProfile, Settings
 from .errors import (
     API_ERROR,
@@ -32,6 +36,7 @@ from .errors import (
     InsufficientCreditsError,
     InvalidInputError,
     InvalidRequestError,
+    InvalidSourceError,
     JimengAPIError,
     JimengError,
     JobNotFoundError,
@@ -68,6 +73,8 @@ from .tasks import GenerationTask, Progress
 
 __version__ = "0.1.0"
 
+_redact.install()
+
 __all__ = [
     "API_ERROR",
     "AUTH_FAILED",
@@ -96,6 +103,7 @@ __all__ = [
     "InsufficientCreditsError",
     "InvalidInputError",
     "InvalidRequestError",
+    "InvalidSourceError",
     "JimengAPIError",
     "JimengError",
     "JimengSession",
@@ -108,6 +116,7 @@ __all__ = [
     "Progress",
     "QueueInfo",
     "RateLimitError",
+    "RedactingFilter",
     "RegionNotAllowedError",
     "RegionProfile",
     "RequestSignature",
@@ -128,4 +137,5 @@ __all__ = [
     "__version__",
     "estimated_cost",
     "models",
+    "redact_text",
 ]

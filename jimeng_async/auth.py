@@ -14,6 +14,7 @@ from email.utils import formatdate
 from urllib.parse import quote
 
 from .config import DEFAULT_REGIONS, RegionName, RegionProfile, Settings
+from .errors import InvalidInputError
 
 #: The web app's version (the `Appvr` header and part of Sign) as of 2026; the service answers
 #: older ones with ret 3018. `Settings.app_version` overrides it.
@@ -42,6 +43,35 @@ def split_token(refresh_token: str) -> tuple[RegionName, str]:
         if prefix and lowered.startswith(prefix):
             return name, token[len(prefix) :]
     return "cn", token
+
+
+#: The longest refresh token accepted (session ids are 32 hex characters).
+MAX_TOKEN_LENGTH = 512
+_TOKEN_FORBIDDEN = frozenset(";,")
+
+
+def validate_token(refresh_token: object, *, field: str = "refresh_token") -> str:
+    """Return the token if it can go into a Cookie header as it is; else InvalidInputError.
+
+    Allowed: 1 to 512 printable ASCII characters without whitespace, control characters, `;`
+    or `,` (which would end or split the Cookie field). The message never contains the token.
+    """
+    allowed = f"1 to {MAX_TOKEN_LENGTH} printable ASCII characters, no whitespace, ';' or ','"
+    if not isinstance(refresh_token, str):
+        raise InvalidInputError(
+            field, f"must be a string, not {type(refresh_token).__name__}", allowed=allowed
+        )
+    if not refresh_token or len(refresh_token) > MAX_TOKEN_LENGTH:
+        raise InvalidInputError(field, f"has {len(refresh_token)} characters", allowed=allowed)
+    for index, char in enumerate(refresh_token):
+        if not ("!" <= char <= "~") or char in _TOKEN_FORBIDDEN:
+            raise InvalidInputError(
+                field, f"has a forbidden character at position {index}", allowed=allowed
+            )
+    _region, session_id = split_token(refresh_token)
+    if not session_id:
+        raise InvalidInputError(field, "has a region prefix but no token", allowed=allowed)
+    return refresh_token
 
 
 def mask_token(refresh_token: str) -> str:
@@ -159,9 +189,23 @@ def parse_cookie(header: str) -> dict[str, str]:
     return jar
 
 
+def strip_credentials(url: str) -> str:
+    """`url` without a `user:password@` part, for messages and log lines."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=-1)
+    authority = rest if end < 0 else rest[:end]
+    if "@" not in authority:
+        return url
+    host = authority.rsplit("@", 1)[1]
+    return f"{scheme}://{host}" + ("" if end < 0 else rest[end:])
+
+
 def redact_url(url: str) -> str:
-    """A URL without its query, which on signed CDN and upload links carries the signature."""
-    return url.split("?", 1)[0] + ("?…" if "?" in url else "")
+    """A URL without credentials and without its query (on signed links, the signature)."""
+    bare = strip_credentials(url).split("#", 1)[0]
+    return bare.split("?", 1)[0] + ("?…" if "?" in bare else "")
 
 
 SECRET_HEADERS = frozenset({"cookie", "sign", "authorization", "x-amz-security-token"})

@@ -74,8 +74,9 @@ class TTLCache(Generic[T]):
                         continue  # the loader was cancelled: try again, maybe as the loader
                     if flight.error is not None:
                         raise flight.error
-                    assert flight.value is not None
-                    return flight.value
+                    if flight.value is not None:
+                        return flight.value
+                    continue  # a load that gave nothing to share: load again
             return await self._load(key, load)
 
     async def _load(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:

@@ -8,6 +8,7 @@ an error that names the setting or environment variable at fault.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -220,6 +221,33 @@ def _configuration_error(exc: ValidationError, given: set[str]) -> Configuration
     return ConfigurationError(f"{source}: {first['msg']} (got {first.get('input')!r})")
 
 
+def _source(field: str, given: set[str]) -> str:
+    """The argument or, when it came from there, the environment variable behind a field."""
+    if field not in given and os.environ.get(_env_name(field)):
+        return _env_name(field)
+    return field
+
+
+def check_version(value: str, *, setting: str) -> str:
+    """A version string sent to the service: non-empty printable ASCII without spaces."""
+    if not value or len(value) > 32 or not all("!" <= c <= "~" for c in value):
+        raise ConfigurationError(
+            f"{setting}: must be a version string of 1 to 32 printable ASCII characters "
+            f"without spaces (got {value!r})"
+        )
+    return value
+
+
+#: Settings sent to the service as version strings (checked by `check_version`).
+_VERSION_FIELDS = (
+    "device_platform",
+    "da_version",
+    "web_version",
+    "app_version",
+    "app_sdk_version",
+    "device_os",
+)
+
 _SCALAR_ENV = {
     "device_platform": "DEFAULT_DEVICE_PLATFORM",
     "da_version": "DEFAULT_DA_VERSION",
@@ -245,10 +273,10 @@ class Settings(BaseModel):
     regions: dict[str, Any] = Field(default_factory=dict, description="per-region overrides")
     device_platform: str = "web"
     device_os: str = "windows"
-    da_version: str = Field("3.3.9", min_length=1)
-    web_version: str = Field("7.5.0", min_length=1)
-    app_version: str = Field("8.4.0", min_length=1, description="Appvr header, part of Sign")
-    app_sdk_version: str = Field("48.0.0", min_length=1)
+    da_version: str = "3.3.9"
+    web_version: str = "7.5.0"
+    app_version: str = Field("8.4.0", description="Appvr header, part of Sign")
+    app_sdk_version: str = "48.0.0"
     draft_version: str | None = Field(None, description="draft `version`; None: da_version")
     request_signer: RequestSigner | None = Field(None, description="see jimeng_async.signer")
     content_check: bool = Field(True, description="algo_proxy check of cn uploads before use")
@@ -275,6 +303,8 @@ class Settings(BaseModel):
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(30.0, gt=0)
     stall_timeout: float = Field(60.0, gt=0)
+    max_download_bytes: int = Field(2 * 1024**3, gt=0)
+    source_download_timeout: float = Field(120.0, gt=0)
 
     _profiles: dict[str, RegionProfile] = PrivateAttr(default_factory=dict)
 
@@ -297,7 +327,31 @@ class Settings(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise _configuration_error(exc, given) from None
+        self._check_values(given)
         self._profiles = _resolve_profiles(self.regions)
+
+    def _check_values(self, given: set[str]) -> None:
+        """What field types cannot say: finite numbers, ordered bounds, non-empty versions."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigurationError(
+                    f"{_source(name, given)}: must be a finite number (got {value!r})"
+                )
+        for name in _VERSION_FIELDS:
+            check_version(getattr(self, name), setting=_source(name, given))
+        if self.draft_version is not None:
+            check_version(self.draft_version, setting=_source("draft_version", given))
+        if self.poll_min_interval > self.poll_max_interval:
+            raise ConfigurationError(
+                f"{_source('poll_min_interval', given)}: must not exceed poll_max_interval "
+                f"({self.poll_min_interval:g} > {self.poll_max_interval:g})"
+            )
+        if self.retry_base_delay > self.retry_max_delay:
+            raise ConfigurationError(
+                f"{_source('retry_base_delay', given)}: must not exceed retry_max_delay "
+                f"({self.retry_base_delay:g} > {self.retry_max_delay:g})"
+            )
 
     def profile(self, region: str) -> RegionProfile:
         """The resolved profile of `region` (one of cn, us, hk, jp, sg)."""

@@ -7,6 +7,7 @@
     │   └── SignerRequiredError                a guarded model needs a request signer
     ├── InvalidInputError (also ValueError)    bad argument; names the field and what is allowed
     ├── UploadError                            a file cannot be uploaded (format, size, ImageX)
+    │   └── InvalidSourceError (also InvalidInputError)  the source itself is at fault
     ├── GenerationTimeoutError                 the generation limit passed; resume with history_id
     ├── TaskCancelledError                     the caller cancelled its wait (the job goes on)
     ├── SessionClosedError                     the session was closed (aclose); resume elsewhere
@@ -40,6 +41,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from ._redact import redact_text
 
 AUTH_FAILED = "AUTH_FAILED"
 PERMISSION_DENIED = "PERMISSION_DENIED"
@@ -84,6 +87,18 @@ class UploadError(JimengError):
         #: ImageX's ResponseMetadata.RequestId, when the refusal came from ImageX.
         self.request_id = request_id
         super().__init__(message)
+
+
+class InvalidSourceError(InvalidInputError, UploadError):
+    """An image source that cannot be uploaded as it is: wrong kind, unreadable, not a supported
+    image, truncated or corrupt, too large. Both an input error (`field` names the argument, with
+    the index for lists) and an upload error (`code`: source, empty, format, too_large)."""
+
+    def __init__(
+        self, field: str, message: str, *, code: str = "source", allowed: str | None = None
+    ) -> None:
+        InvalidInputError.__init__(self, field, message, allowed=allowed)
+        self.code = code
 
 
 class GenerationTimeoutError(JimengError, TimeoutError):
@@ -134,10 +149,10 @@ class JimengAPIError(JimengError):
         code: str | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> None:
-        self.message = message
+        self.message = redact_text(message)
         self.code = code or self.default_code
         self.context: dict[str, Any] = dict(context or {})
-        super().__init__(message)
+        super().__init__(self.message)
 
     def __str__(self) -> str:
         where = self.context.get("endpoint")

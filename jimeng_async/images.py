@@ -7,10 +7,17 @@ answer CommitImageUpload with the width and height, as ImageX does.
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass
 
 #: How many leading bytes `probe` may need (JPEG can put its size frame after large EXIF blocks).
 HEADER_BYTES = 256 * 1024
+#: How many trailing bytes `check_integrity` looks at for the end marker.
+TAIL_BYTES = 1024
+#: The largest width or height accepted (a header claiming more is corrupt or hostile).
+MAX_DIMENSION = 16384
+#: The largest pixel count accepted (16384 x 16384).
+MAX_PIXELS = MAX_DIMENSION * MAX_DIMENSION
 
 SUPPORTED_FORMATS = ("png", "jpeg", "webp", "gif", "bmp")
 
@@ -52,7 +59,47 @@ def probe(head: bytes) -> ImageHeader:
         raise ImageFormatError(f"{fmt} header is truncated or corrupt") from exc
     if width <= 0 or height <= 0:
         raise ImageFormatError(f"{fmt} header gives no size ({width}x{height})")
+    if width > MAX_DIMENSION or height > MAX_DIMENSION:
+        raise ImageFormatError(
+            f"{fmt} header claims {width}x{height} pixels (allowed: 1 to {MAX_DIMENSION} per side)"
+        )
     return ImageHeader(fmt, width, height)
+
+
+def check_integrity(
+    header: ImageHeader, head: bytes, tail: bytes, size: int, *, png_end_seen: bool | None = None
+) -> None:
+    """Refuse a file cut short or corrupt: end markers, the PNG IHDR CRC, container sizes.
+
+    `head` is the first `HEADER_BYTES`, `tail` the last `TAIL_BYTES` of a file of `size` bytes;
+    `png_end_seen` says whether a streaming pass met the PNG IEND chunk anywhere (data after
+    IEND is tolerated, as viewers do); without it the IEND chunk must end the file.
+    """
+    fmt = header.format
+    if fmt == "png":
+        if zlib.crc32(head[12:29]) != int.from_bytes(head[29:33], "big"):
+            raise ImageFormatError("png IHDR chunk fails its CRC check (corrupt file)")
+        if not (tail.endswith(PNG_END) if png_end_seen is None else png_end_seen):
+            raise ImageFormatError("png has no IEND chunk at its end (truncated file)")
+    elif fmt == "jpeg":
+        if b"\xff\xd9" not in tail[-64:]:
+            raise ImageFormatError("jpeg has no end-of-image marker (truncated file)")
+    elif fmt == "gif":
+        if not tail.rstrip(b"\x00").endswith(b"\x3b"):
+            raise ImageFormatError("gif has no trailer byte (truncated file)")
+    elif fmt == "webp":
+        declared = int.from_bytes(head[4:8], "little") + 8
+        if size < declared:
+            raise ImageFormatError(f"webp declares {declared} bytes but has {size} (truncated)")
+    elif fmt == "bmp":
+        declared = int.from_bytes(head[2:6], "little")
+        offset = int.from_bytes(head[10:14], "little")
+        if declared > size or offset >= size:
+            raise ImageFormatError(f"bmp declares {declared} bytes but has {size} (truncated)")
+
+
+#: The PNG IEND chunk (length 0, type, CRC): the last 12 bytes of a complete PNG.
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
 def _png(head: bytes) -> tuple[int, int]:

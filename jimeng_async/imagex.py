@@ -15,8 +15,10 @@ from typing import Any
 
 import httpx
 
+from ._decode import first_obj, load_json, obj, opt_int, opt_str
 from .config import RegionProfile, check_url
-from .errors import ConfigurationError, UploadError
+from .errors import ConfigurationError, MalformedResponseError, UploadError
+from .images import MAX_DIMENSION, ImageHeader
 from .models import ImageRef
 from .sigv4 import Credentials, sign_request
 from .sources import PreparedUpload
@@ -49,16 +51,15 @@ class UploadToken:
 
     @classmethod
     def from_data(cls, data: dict[str, Any], profile: RegionProfile) -> UploadToken:
-        try:
-            credentials = Credentials(
-                access_key_id=str(data["access_key_id"]),
-                secret_access_key=str(data["secret_access_key"]),
-                session_token=str(data["session_token"]),
-            )
-        except KeyError as exc:
-            raise UploadError(f"upload token: field {exc.args[0]!r} is missing") from None
-        service_id = data.get("space_name" if profile.international else "service_id")
-        return cls(credentials, str(service_id or profile.service_id))
+        """Read get_upload_token's data; a missing or non-string credential is an UploadError."""
+        values: dict[str, str] = {}
+        for key in ("access_key_id", "secret_access_key", "session_token"):
+            value = opt_str(data.get(key))
+            if value is None:
+                raise UploadError(f"upload token: field {key!r} is missing or not a string")
+            values[key] = value
+        service_id = opt_str(data.get("space_name" if profile.international else "service_id"))
+        return cls(Credentials(**values), service_id or profile.service_id)
 
 
 @dataclass(frozen=True)
@@ -103,18 +104,7 @@ class ImageXUploader:
         }
         if self._profile.international:
             params["device_platform"] = "web"
-        result = await self._imagex("GET", params, None, token)
-        address: Any = result.get("UploadAddress")
-        try:
-            store = address["StoreInfos"][0]
-            return _Address(
-                session_key=str(address["SessionKey"]),
-                store_uri=str(store["StoreUri"]),
-                auth=str(store["Auth"]),
-                host=str(address["UploadHosts"][0]),
-            )
-        except (KeyError, IndexError, TypeError):
-            raise UploadError("ApplyImageUpload: the answer lacks an upload address") from None
+        return parse_apply(await self._imagex("GET", params, None, token))
 
     async def _put(self, address: _Address, prepared: PreparedUpload) -> None:
         scheme = self._profile.imagex_url.split("://", 1)[0]
@@ -151,22 +141,7 @@ class ImageXUploader:
         }
         body = json.dumps({"SessionKey": address.session_key}).encode()
         result = await self._imagex("POST", params, body, token)
-        try:
-            committed = result["Results"][0]
-            uri = str(committed["Uri"])
-        except (KeyError, IndexError, TypeError):
-            raise UploadError("CommitImageUpload: the answer lacks Results[0].Uri") from None
-        if committed.get("UriStatus") not in (None, 2000):
-            raise UploadError(f"CommitImageUpload: UriStatus {committed.get('UriStatus')}")
-        plugin = (result.get("PluginResult") or [{}])[0]
-        header = prepared.header
-        return ImageRef(
-            uri=uri,
-            width=int(plugin.get("ImageWidth") or header.width),
-            height=int(plugin.get("ImageHeight") or header.height),
-            format=header.format,
-            size=prepared.size,
-        )
+        return parse_commit(result, prepared.header, prepared.size)
 
     async def _imagex(
         self, method: str, params: dict[str, str], body: bytes | None, token: UploadToken
@@ -219,6 +194,47 @@ class ImageXUploader:
             return response
 
 
+def parse_apply(result: dict[str, Any]) -> _Address:
+    """The upload address of an ApplyImageUpload `Result`; UploadError if any part is missing."""
+    address = obj(result.get("UploadAddress"))
+    store = first_obj(address.get("StoreInfos"))
+    hosts = address.get("UploadHosts")
+    parts = {
+        "session_key": opt_str(address.get("SessionKey")),
+        "store_uri": opt_str(store.get("StoreUri")),
+        "auth": opt_str(store.get("Auth")),
+        "host": opt_str(hosts[0]) if isinstance(hosts, list) and hosts else None,
+    }
+    if any(value is None for value in parts.values()):
+        raise UploadError("ApplyImageUpload: the answer lacks an upload address")
+    return _Address(**{key: str(value) for key, value in parts.items()})
+
+
+def parse_commit(result: dict[str, Any], header: ImageHeader, size: int) -> ImageRef:
+    """The ImageRef of a CommitImageUpload `Result`.
+
+    `Results[0].Uri` must be a non-empty string. `PluginResult[0]`'s width and height are used
+    only when they are whole numbers within the image bounds; otherwise the header's stand.
+    """
+    committed = first_obj(result.get("Results"))
+    uri = committed.get("Uri")
+    if not isinstance(uri, str) or not uri:
+        raise UploadError("CommitImageUpload: the answer lacks Results[0].Uri")
+    status = committed.get("UriStatus")
+    if status is not None and opt_int(status) != 2000:
+        raise UploadError(f"CommitImageUpload: UriStatus {str(status)[:40]}")
+    plugin = first_obj(result.get("PluginResult"))
+    width = opt_int(plugin.get("ImageWidth"), low=1, high=MAX_DIMENSION)
+    height = opt_int(plugin.get("ImageHeight"), low=1, high=MAX_DIMENSION)
+    return ImageRef(
+        uri=uri,
+        width=width or header.width,
+        height=height or header.height,
+        format=header.format,
+        size=size,
+    )
+
+
 def _short(response: httpx.Response) -> str:
     text = response.text[:200]
     return text or f"HTTP {response.status_code}"
@@ -230,25 +246,26 @@ def _imagex_result(response: httpx.Response, action: str) -> dict[str, Any]:
     if response.status_code == 429 or response.status_code >= 500:
         raise_for_status(response, context)
     try:
-        payload = response.json()
-    except ValueError:
+        payload = load_json(response.content, context=context)
+    except MalformedResponseError:
         if response.status_code >= 400:
             raise_for_status(response, context)
-        raise UploadError(f"{action}: the answer is not JSON") from None
-    meta = payload.get("ResponseMetadata") if isinstance(payload, dict) else None
-    request_id = meta.get("RequestId") if isinstance(meta, dict) else None
-    request_id = request_id if isinstance(request_id, str) and request_id else None
+        raise  # a truncated or garbled answer: retried like the same fault on a web call
+    meta = obj(obj(payload).get("ResponseMetadata"))
+    request_id = (opt_str(meta.get("RequestId")) or "")[:128] or None
     context["request_id"] = request_id
-    error = meta.get("Error") if isinstance(meta, dict) else None
-    if isinstance(error, dict) and error.get("Code"):
-        code = str(error["Code"])
-        message = f"{action}: {code}: {error.get('Message', '')}".rstrip(": ")
+    error = obj(meta.get("Error"))
+    code = opt_str(error.get("Code"))
+    if code:
+        code = code[:64]
+        detail = (opt_str(error.get("Message")) or "")[:300]
+        message = f"{action}: {code}: {detail}".rstrip(": ")
         if code in CREDENTIAL_ERRORS:
             raise _CredentialsRefused(message, code=code, request_id=request_id)
         raise UploadError(message, code=code, request_id=request_id)
     if response.status_code >= 400:
         raise_for_status(response, context)
-    result = payload.get("Result") if isinstance(payload, dict) else None
+    result = obj(payload).get("Result")
     if not isinstance(result, dict):
-        raise UploadError(f"{action}: the answer has no Result")
+        raise MalformedResponseError(f"{action}: the answer has no Result", context=context)
     return result

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._decode import MAX_FIELD_INT, first_obj, obj, opt_bool, opt_float, opt_int, opt_str
+from .auth import redact_url
 from .errors import ResponseFieldError
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,18 +37,14 @@ def parse_model(cls: type[M], data: Mapping[str, Any], *, what: str) -> M:
         ) from None
 
 
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _first_obj(value: Any) -> dict[str, Any]:
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return value[0]
-    return {}
+_obj = obj
+_first_obj = first_obj
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """A short text field (format, nickname): strings and numbers only, at most 256 chars."""
+    text = opt_str(value)
+    return None if text is None else text[:256]
 
 
 class AccountInfo(_Tolerant):
@@ -71,16 +69,16 @@ class AccountInfo(_Tolerant):
         perms = _obj(data.get("permission_info"))
         flat = {
             "user_id": _text(data.get("user_id")),
-            "nickname": user.get("nickname") or user.get("screen_name"),
-            "avatar_url": user.get("avatar_url"),
-            "region": user.get("region"),
-            "is_vip": bool(status.get("is_vip", False)),
-            "vip_level": status.get("vip_level"),
-            "is_banned": bool(status.get("is_banned", False)),
-            "can_generate_image": perms.get("can_generate_image"),
-            "can_generate_video": perms.get("can_generate_video"),
-            "daily_limit": perms.get("daily_limit"),
-            "used_today": perms.get("used_today"),
+            "nickname": _text(user.get("nickname")) or _text(user.get("screen_name")),
+            "avatar_url": opt_str(user.get("avatar_url")),
+            "region": _text(user.get("region")),
+            "is_vip": bool(opt_bool(status.get("is_vip"))),
+            "vip_level": opt_int(status.get("vip_level")),
+            "is_banned": bool(opt_bool(status.get("is_banned"))),
+            "can_generate_image": opt_bool(perms.get("can_generate_image")),
+            "can_generate_video": opt_bool(perms.get("can_generate_video")),
+            "daily_limit": opt_int(perms.get("daily_limit")),
+            "used_today": opt_int(perms.get("used_today")),
         }
         return parse_model(cls, flat, what="account info")
 
@@ -143,7 +141,9 @@ class CreditInfo(_Tolerant):
                 "vip": checked.vip,
                 "total": max(total, detail_total),
                 "detail_total": detail_total,
-                "can_receive_daily": _obj(data.get("benefit_status")).get("can_receive_daily"),
+                "can_receive_daily": opt_bool(
+                    _obj(data.get("benefit_status")).get("can_receive_daily")
+                ),
             },
             what="credits",
         )
@@ -173,9 +173,9 @@ def _residual(value: Any) -> int:
 
 
 class _CreditParts(BaseModel):
-    gift: int
-    purchase: int
-    vip: int
+    gift: Annotated[int, Field(ge=-MAX_FIELD_INT, le=MAX_FIELD_INT)]
+    purchase: Annotated[int, Field(ge=-MAX_FIELD_INT, le=MAX_FIELD_INT)]
+    vip: Annotated[int, Field(ge=-MAX_FIELD_INT, le=MAX_FIELD_INT)]
 
 
 class CreditReceipt(_Tolerant):
@@ -223,13 +223,17 @@ class TaskStatus(enum.IntEnum):
     FAILED = 30
     TIMED_OUT = -1
     CANCELLED = -2
+    UNKNOWN = -3
 
     @classmethod
     def from_code(cls, code: int) -> TaskStatus:
-        try:
+        """The status of a service code; a code not in PROTOCOL.md §6 (even -1, -2) is UNKNOWN.
+
+        UNKNOWN is not terminal: the job counts as still running until the code persists.
+        """
+        if code in _SERVICE_CODES:
             return cls(code)
-        except ValueError:
-            return cls.PROCESSING  # an unknown in-between status: still working
+        return cls.UNKNOWN
 
     @property
     def succeeded(self) -> bool:
@@ -239,6 +243,8 @@ class TaskStatus(enum.IntEnum):
     def terminal(self) -> bool:
         return self in _TERMINAL
 
+
+_SERVICE_CODES = frozenset({0, 10, 20, 30, 42, 45, 50})
 
 _TERMINAL = frozenset(
     {
@@ -266,6 +272,23 @@ class Asset(BaseModel):
     item_id: str | None = None
     media: Literal["image", "video"] = "image"
 
+    def __repr_args__(self) -> Any:
+        """Fields as pydantic shows them, URLs cut before their signed query."""
+        for name, value in super().__repr_args__():
+            yield name, (redact_url(value) if name in _URL_FIELDS and value else value)
+
+    def redacted(self) -> Asset:
+        """A copy whose URLs have no query (and so no signature), for display."""
+        return self.model_copy(
+            update={
+                "url": redact_url(self.url),
+                "cover_url": redact_url(self.cover_url) if self.cover_url else None,
+            }
+        )
+
+
+_URL_FIELDS = frozenset({"url", "cover_url"})
+
 
 class QueueInfo(BaseModel):
     """Where the job waits, when the service says."""
@@ -285,6 +308,7 @@ class HistoryRecord(BaseModel):
 
     history_id: str
     status: TaskStatus
+    status_code: int | None = None  # the service's own code, kept for an UNKNOWN status
     fail_code: str | None = None
     fail_msg: str | None = None
     items: tuple[Asset, ...] = ()
@@ -292,12 +316,14 @@ class HistoryRecord(BaseModel):
 
 
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite number, never a string (a forecast, a duration)."""
+    return opt_float(value) if isinstance(value, int | float) else None
 
 
 def _int(value: Any) -> int | None:
+    """A width, height or queue position: a whole number, never a string."""
     number = _number(value)
-    return None if number is None else int(number)
+    return None if number is None or not number.is_integer() else opt_int(int(number))
 
 
 def item_id_of(item: Mapping[str, Any]) -> str | None:
@@ -383,10 +409,8 @@ def parse_record(history_id: str, raw: Any, kind: Kind) -> HistoryRecord:
         raise ResponseFieldError(
             f"history {history_id}: the record is not an object", context={"field": history_id}
         )
-    status = raw.get("status")
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    if not isinstance(status, int) or isinstance(status, bool):
+    status = opt_int(raw.get("status"))
+    if status is None:
         raise ResponseFieldError(
             f"history {history_id}: field 'status' is missing or not a number",
             context={"field": "status", "history_id": history_id},
@@ -405,14 +429,16 @@ def parse_record(history_id: str, raw: Any, kind: Kind) -> HistoryRecord:
             forecast_queue_seconds=_number(forecast.get("forecast_queue_cost")),
             forecast_generate_seconds=_number(forecast.get("forecast_generate_cost")),
         )
-    fail_code = raw.get("fail_code")  # a number or, in newer answers, a string
+    fail_code: Any = raw.get("fail_code")  # a number or, in newer answers, a string
     if isinstance(fail_code, float) and fail_code.is_integer():
         fail_code = int(fail_code)
+    fail_code = _text(fail_code)
     return HistoryRecord(
         history_id=history_id,
         status=TaskStatus.from_code(status),
-        fail_code=None if fail_code in (None, "", 0, "0") else str(fail_code),
-        fail_msg=_text(raw.get("fail_msg")) or None,
+        status_code=status,
+        fail_code=None if fail_code in (None, "0") else fail_code,
+        fail_msg=(opt_str(raw.get("fail_msg")) or "")[:1000] or None,
         items=assets,
         queue=queue,
     )
@@ -425,8 +451,8 @@ def history_records(data: Mapping[str, Any]) -> dict[str, Any]:
         keyed: dict[str, Any] = {}
         for raw in listed:
             if isinstance(raw, dict):
-                rid = raw.get("history_record_id") or raw.get("id")
+                rid = opt_str(raw.get("history_record_id")) or opt_str(raw.get("id"))
                 if rid is not None:
-                    keyed[str(rid)] = raw
+                    keyed[rid] = raw
         return keyed
     return {str(key): value for key, value in data.items()}

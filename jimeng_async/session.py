@@ -20,7 +20,9 @@ import anyio
 import httpx
 
 from . import drafts
-from .auth import mask_token, redact_url, split_token
+from ._checks import check_instance, check_time_zone
+from ._redact import forget_secret, register_secret
+from .auth import mask_token, redact_url, split_token, validate_token
 from .cache import TTLCache
 from .concurrency import run_all
 from .config import Settings
@@ -30,6 +32,7 @@ from .errors import (
     InsufficientCreditsError,
     InvalidInputError,
     JimengAPIError,
+    JimengError,
     ResponseFieldError,
     SessionClosedError,
     SignerRequiredError,
@@ -50,7 +53,7 @@ from .models import (
 from .polling import Poller
 from .results import Downloader, ImageResult, StreamBounds, VideoResult
 from .signer import SIGNER_HELP, RequestSigner
-from .sources import prepare
+from .sources import PreparedUpload, prepare
 from .tasks import GenerationTask
 from .transport import (
     ACCOUNT_INFO,
@@ -98,12 +101,16 @@ class JimengSession:
         http_client: httpx.AsyncClient | None = None,
         request_signer: RequestSigner | None = None,
     ) -> None:
-        if not isinstance(refresh_token, str) or not refresh_token.strip():
-            raise InvalidInputError("refresh_token", "must be a non-empty string")
+        validate_token(refresh_token)
+        check_instance(settings, Settings, field="settings", allowed="None or a Settings")
+        check_instance(
+            http_client, httpx.AsyncClient, field="http_client", allowed="None or httpx.AsyncClient"
+        )
         self.settings = settings or Settings()
         self.region, session_id = split_token(refresh_token)
-        if not session_id:
-            raise InvalidInputError("refresh_token", "has a region prefix but no token")
+        self._secrets = (refresh_token, session_id)
+        for secret in self._secrets:
+            register_secret(secret)  # redacted from every log line and message from now on
         self.profile = self.settings.profile(self.region)
         self.masked_token = mask_token(refresh_token)
         self.metrics = Metrics()
@@ -127,6 +134,7 @@ class JimengSession:
             metrics=self.metrics,
             bounds=StreamBounds.from_settings(self.settings),
             resolve=self._download_url,
+            max_bytes=self.settings.max_download_bytes,
         )
         self._accounts: TTLCache[AccountInfo] = TTLCache(self.settings.account_ttl)
         self._credits: TTLCache[CreditInfo] = TTLCache(self.settings.credit_ttl)
@@ -166,6 +174,8 @@ class JimengSession:
         self._closed = True
         self.transport.closed = True
         self._downloader.closed = True
+        for secret in self._secrets:
+            forget_secret(secret)
         self._poller.close()
         if self._owns_client:
             await self._client.aclose()
@@ -203,7 +213,7 @@ class JimengSession:
         (that read is not cached: the next `credits()` asks the service again).
         """
         self._require_open()
-        zone = time_zone or self.profile.time_zone
+        zone = check_time_zone(time_zone) or self.profile.time_zone
         try:
             data = await self.transport.call(CREDIT_RECEIVE, {"time_zone": zone})
             balance = CreditInfo.from_data(await self.transport.call(USER_CREDIT))
@@ -234,32 +244,62 @@ class JimengSession:
     async def upload_image(self, source: Any) -> ImageRef:
         """Upload an image (path, bytes, binary file, http(s) URL; an ImageRef is returned as is).
 
-        It is checked first (format, size) with no request sent; identical content uploaded
-        again or concurrently within `Settings.upload_ttl` is uploaded once.
+        It is checked first (kind, format, integrity, dimensions, size) with no request sent;
+        identical content uploaded again or concurrently within `Settings.upload_ttl` is
+        uploaded once.
         """
         self._require_open()
         if isinstance(source, ImageRef):
             return source
-        prepared = await prepare(
-            source, max_bytes=self.settings.max_upload_bytes, client=self._client
-        )
+        prepared = await self._prepare(source, "source")
         try:
-
-            async def load() -> ImageRef:
-                async with self._upload_slots:
-                    return await self._uploader.upload(prepared)
-
-            return await self._uploads.get(prepared.sha256, load)
+            return await self._upload_prepared(prepared)
         finally:
             prepared.cleanup()
 
-    async def _upload_all(self, images: Sequence[Any]) -> list[ImageRef]:
-        refs: list[ImageRef | None] = [None] * len(images)
+    async def _prepare(self, source: Any, field: str) -> PreparedUpload:
+        return await prepare(
+            source,
+            max_bytes=self.settings.max_upload_bytes,
+            client=self._client,
+            field=field,
+            download_timeout=self.settings.source_download_timeout,
+        )
 
-        async def one(index: int, source: Any) -> None:
-            refs[index] = await self.upload_image(source)
+    async def _upload_prepared(self, prepared: PreparedUpload) -> ImageRef:
+        async def load() -> ImageRef:
+            async with self._upload_slots:
+                return await self._uploader.upload(prepared)
 
-        await run_all(partial(one, index, source) for index, source in enumerate(images))
+        return await self._uploads.get(prepared.sha256, load)
+
+    async def _prepare_all(self, sources: Sequence[tuple[str, Any]]) -> list[Prepared]:
+        """Check every source (named by its argument) before anything is sent for any of them.
+
+        On failure the temporary files of the sources already prepared are removed.
+        """
+        prepared: list[Prepared] = []
+        try:
+            for field, source in sources:
+                prepared.append(
+                    source if isinstance(source, ImageRef) else await self._prepare(source, field)
+                )
+        except BaseException:
+            _cleanup(prepared)
+            raise
+        return prepared
+
+    async def _upload_all(self, prepared: Sequence[Prepared]) -> list[ImageRef]:
+        """Upload checked sources concurrently (ImageRefs pass through); always cleans up."""
+        refs: list[ImageRef | None] = [None] * len(prepared)
+
+        async def one(index: int, item: Prepared) -> None:
+            refs[index] = item if isinstance(item, ImageRef) else await self._upload_prepared(item)
+
+        try:
+            await run_all(partial(one, index, item) for index, item in enumerate(prepared))
+        finally:
+            _cleanup(prepared)
         return [ref for ref in refs if ref is not None]
 
     # -- generation ------------------------------------------------------------------------
@@ -302,8 +342,15 @@ class JimengSession:
             if isinstance(images, str | bytes) or not isinstance(images, Sequence):
                 raise InvalidInputError("images", "must be a list of images", allowed="1 to 10")
             drafts.check_image_count(len(images))
-        await self._ensure_credits()
-        refs = await self._upload_all(images or [])
+        prepared = await self._prepare_all(
+            [(f"images[{i}]", x) for i, x in enumerate(images or [])]
+        )
+        try:
+            await self._ensure_credits()
+        except BaseException:
+            _cleanup(prepared)
+            raise
+        refs = await self._upload_all(prepared)
         await self._check_contents([(f"images[{i}]", ref) for i, ref in enumerate(refs)])
         draft = drafts.build_image_draft(
             request,
@@ -346,13 +393,18 @@ class JimengSession:
         signer_missing = self.transport.signer is None
         if registered is not None and registered.needs_browser_signature and signer_missing:
             raise SignerRequiredError(f"{registered.alias}: {SIGNER_HELP}")
-        await self._ensure_credits()
         frames = [
-            (name, f)
-            for name, f in (("first_frame", first_frame), ("end_frame", end_frame))
-            if f is not None
+            (name, frame)
+            for name, frame in (("first_frame", first_frame), ("end_frame", end_frame))
+            if frame is not None
         ]
-        uploaded = await self._upload_all([f for _, f in frames])
+        prepared = await self._prepare_all(frames)
+        try:
+            await self._ensure_credits()
+        except BaseException:
+            _cleanup(prepared)
+            raise
+        uploaded = await self._upload_all(prepared)
         await self._check_contents(
             [(name, ref) for (name, _), ref in zip(frames, uploaded, strict=True)]
         )
@@ -371,13 +423,15 @@ class JimengSession:
     async def generate_image(self, prompt: str, **options: Any) -> ImageResult:
         """Submit an image job and wait for its result."""
         result = await (await self.submit_image(prompt, **options))
-        assert isinstance(result, ImageResult)
+        if not isinstance(result, ImageResult):
+            raise JimengError(f"job {result.history_id} gave a {type(result).__name__}")
         return result
 
     async def generate_video(self, prompt: str, **options: Any) -> VideoResult:
         """Submit a video job and wait for its result."""
         result = await (await self.submit_video(prompt, **options))
-        assert isinstance(result, VideoResult)
+        if not isinstance(result, VideoResult):
+            raise JimengError(f"job {result.history_id} gave a {type(result).__name__}")
         return result
 
     def resume(
@@ -527,6 +581,16 @@ def _check_submit_id(submit_id: str | None) -> str:
     if not isinstance(submit_id, str) or not submit_id.strip() or len(submit_id) > 128:
         raise InvalidInputError("submit_id", "must be a non-empty string", allowed="1 to 128 chars")
     return submit_id
+
+
+Prepared = PreparedUpload | ImageRef
+
+
+def _cleanup(prepared: Sequence[Prepared]) -> None:
+    """Remove the temporary files of checked sources (synchronous: cancellation cannot skip it)."""
+    for item in prepared:
+        if isinstance(item, PreparedUpload):
+            item.cleanup()
 
 
 def _uploaded(ref: ImageRef) -> drafts.UploadedImage:

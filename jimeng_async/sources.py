@@ -1,14 +1,17 @@
 """Upload sources: a path, bytes, a binary file object or an http(s) URL, checked before upload.
 
 One pass over the content gives its size, CRC32 (zlib, incremental), SHA-256 (to upload the
-same bytes once) and header (format, width, height); the upload then streams the content again
-from its origin, so memory stays bounded by the chunk size whatever the file size.
+same bytes once), header (format, width, height) and integrity (end markers, container sizes);
+the upload then streams the content again from its origin, so memory stays bounded by the chunk
+size whatever the file size. Every refusal is an `InvalidSourceError` naming the argument.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import stat
 import tempfile
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -22,12 +25,23 @@ import httpx
 
 from .auth import redact_url
 from .config import check_url
-from .errors import ConfigurationError, UploadError
-from .images import HEADER_BYTES, ImageFormatError, ImageHeader, probe
+from .errors import ConfigurationError, InvalidSourceError, UploadError
+from .images import (
+    HEADER_BYTES,
+    PNG_END,
+    SUPPORTED_FORMATS,
+    TAIL_BYTES,
+    ImageFormatError,
+    ImageHeader,
+    check_integrity,
+    probe,
+)
 
 CHUNK = 256 * 1024
 
 ImageSource = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
+
+_KINDS = "a path, bytes, a binary file opened for reading, an http(s) URL or an ImageRef"
 
 
 @dataclass
@@ -44,34 +58,47 @@ class PreparedUpload:
 
 
 class _Digest:
-    """Size, CRC32, SHA-256 and the leading bytes, fed one chunk at a time."""
+    """Size, CRC32, SHA-256, the leading and the trailing bytes, fed one chunk at a time."""
 
-    def __init__(self, name: str, max_bytes: int) -> None:
-        self.name = name
+    def __init__(self, field: str, max_bytes: int) -> None:
+        self.field = field
         self.max_bytes = max_bytes
         self.size = 0
         self.crc = 0
         self.sha = hashlib.sha256()
         self.head = bytearray()
+        self.tail = b""
+        self.png_end_seen = False
 
     def feed(self, chunk: bytes) -> None:
+        if not isinstance(chunk, bytes | bytearray):
+            raise _refuse(self.field, "is not a binary source (it reads text)")
         self.size += len(chunk)
         if self.size > self.max_bytes:
-            raise _too_large(self.name, self.max_bytes)
+            raise _too_large(self.field, self.max_bytes)
         self.crc = zlib.crc32(chunk, self.crc)
         self.sha.update(chunk)
         if len(self.head) < HEADER_BYTES:
             self.head += chunk[: HEADER_BYTES - len(self.head)]
+        if not self.png_end_seen:  # the IEND chunk, possibly split between two chunks
+            edge = self.tail[-len(PNG_END) + 1 :] + chunk[: len(PNG_END) - 1]
+            self.png_end_seen = PNG_END in chunk or PNG_END in edge
+        self.tail = (self.tail + chunk)[-TAIL_BYTES:]
 
-    def finish(self, chunks: Callable[[], AsyncIterator[bytes]]) -> PreparedUpload:
+    def finish(self, name: str, chunks: Callable[[], AsyncIterator[bytes]]) -> PreparedUpload:
         if self.size == 0:
-            raise UploadError(f"{self.name} is empty", code="empty")
+            raise InvalidSourceError(self.field, "is empty", code="empty")
         try:
             header = probe(bytes(self.head))
+            check_integrity(
+                header, bytes(self.head), self.tail, self.size, png_end_seen=self.png_end_seen
+            )
         except ImageFormatError as exc:
-            raise UploadError(f"{self.name}: {exc}", code="format") from None
+            raise InvalidSourceError(
+                self.field, str(exc), code="format", allowed=", ".join(SUPPORTED_FORMATS)
+            ) from None
         return PreparedUpload(
-            name=self.name,
+            name=name,
             size=self.size,
             crc32=f"{self.crc & 0xFFFFFFFF:08x}",
             sha256=self.sha.hexdigest(),
@@ -80,117 +107,195 @@ class _Digest:
         )
 
 
-def _too_large(name: str, max_bytes: int) -> UploadError:
-    return UploadError(
-        f"{name} is larger than the upload limit of {max_bytes} bytes", code="too_large"
+def _too_large(field: str, max_bytes: int) -> InvalidSourceError:
+    return InvalidSourceError(
+        field, f"is larger than the upload limit of {max_bytes} bytes", code="too_large"
     )
 
 
-async def prepare(source: Any, *, max_bytes: int, client: httpx.AsyncClient) -> PreparedUpload:
-    """Check and digest an upload source; raises UploadError before any upload request."""
+def _refuse(field: str, message: str) -> InvalidSourceError:
+    return InvalidSourceError(field, message, code="source", allowed=_KINDS)
+
+
+async def prepare(
+    source: Any,
+    *,
+    max_bytes: int,
+    client: httpx.AsyncClient,
+    field: str = "source",
+    download_timeout: float = 60.0,
+) -> PreparedUpload:
+    """Check and digest an upload source before any upload request.
+
+    Raises `InvalidSourceError` naming `field` when the source is of the wrong kind, unreadable,
+    not a supported image, truncated, corrupt or too large; `UploadError` when a URL cannot be
+    downloaded within `download_timeout` seconds.
+    """
     if isinstance(source, bytes | bytearray | memoryview):
-        return _prepare_bytes(bytes(source), max_bytes)
+        return _prepare_bytes(bytes(source), max_bytes, field)
     if isinstance(source, str) and source.startswith(("http://", "https://")):
-        return await _prepare_url(source, max_bytes, client)
+        return await _prepare_url(source, max_bytes, client, field, download_timeout)
     if isinstance(source, str | os.PathLike):
-        return await _prepare_path(Path(source), max_bytes)
-    if hasattr(source, "read"):
-        return await _prepare_file(source, max_bytes)
-    raise UploadError(
-        f"cannot upload a {type(source).__name__}: pass a path, bytes, a binary file, "
-        "an http(s) URL or an ImageRef",
-        code="source",
-    )
+        return await _prepare_path(source, max_bytes, field)
+    if isinstance(source, io.TextIOBase):
+        raise _refuse(field, f"is a text stream ({type(source).__name__})")
+    if callable(getattr(source, "read", None)):
+        return await _prepare_file(source, max_bytes, field)
+    raise _refuse(field, f"cannot upload a {type(source).__name__}")
 
 
-def _prepare_bytes(data: bytes, max_bytes: int, name: str = "image bytes") -> PreparedUpload:
-    digest = _Digest(name, max_bytes)
+def _prepare_bytes(data: bytes, max_bytes: int, field: str, name: str = "") -> PreparedUpload:
     if len(data) > max_bytes:
-        raise _too_large(name, max_bytes)
+        raise _too_large(field, max_bytes)
+    digest = _Digest(field, max_bytes)
     digest.feed(data)
 
     async def chunks() -> AsyncIterator[bytes]:
         for start in range(0, len(data), CHUNK):
             yield data[start : start + CHUNK]
 
-    return digest.finish(chunks)
+    return digest.finish(name or "image bytes", chunks)
 
 
 async def _digest_stream(
-    name: str, max_bytes: int, chunks: Callable[[], AsyncIterator[bytes]]
+    field: str, name: str, max_bytes: int, chunks: Callable[[], AsyncIterator[bytes]]
 ) -> PreparedUpload:
     """The checking pass over a source that `chunks()` can stream again for the upload."""
-    digest = _Digest(name, max_bytes)
-    async for chunk in chunks():
-        digest.feed(chunk)
-    return digest.finish(chunks)
-
-
-async def _prepare_path(path: Path, max_bytes: int) -> PreparedUpload:
-    name = str(path)
+    digest = _Digest(field, max_bytes)
     try:
-        stat = await anyio.to_thread.run_sync(path.stat)
-    except OSError as exc:
-        raise UploadError(f"{name}: cannot read ({exc.strerror})", code="source") from None
-    if stat.st_size > max_bytes:
-        raise _too_large(name, max_bytes)
+        async for chunk in chunks():
+            digest.feed(chunk)
+    except InvalidSourceError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: I/O on a file closed meanwhile
+        raise _refuse(field, f"cannot be read ({type(exc).__name__})") from None
+    return digest.finish(name, chunks)
+
+
+async def _prepare_path(
+    source: str | os.PathLike[str], max_bytes: int, field: str
+) -> PreparedUpload:
+    try:
+        path = Path(source)
+        info = await anyio.to_thread.run_sync(path.stat)
+    except (OSError, ValueError, TypeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise _refuse(field, f"cannot read the file ({reason})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise _refuse(field, "is a directory, not an image file")
+    if not stat.S_ISREG(info.st_mode):
+        raise _refuse(field, "is not a regular file")
+    if info.st_size > max_bytes:
+        raise _too_large(field, max_bytes)
 
     async def chunks() -> AsyncIterator[bytes]:
         async with aiofiles.open(path, "rb") as handle:
             while chunk := await handle.read(CHUNK):
                 yield chunk
 
-    return await _digest_stream(name, max_bytes, chunks)
+    return await _digest_stream(field, path.name, max_bytes, chunks)
 
 
-async def _prepare_file(handle: IO[bytes], max_bytes: int) -> PreparedUpload:
-    name = str(getattr(handle, "name", "file object"))
-    seekable = bool(getattr(handle, "seekable", lambda: False)())
+def _check_handle(handle: Any, field: str) -> None:
+    """Refuse a closed, write-only or text-mode file object before reading it."""
+    if getattr(handle, "closed", False):
+        raise _refuse(field, "is a closed file")
+    readable = getattr(handle, "readable", None)
+    if callable(readable):
+        try:
+            ok = readable()
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            raise _refuse(field, "is a file not open for reading")
+    mode = getattr(handle, "mode", None)
+    if isinstance(mode, str) and "b" not in mode:
+        raise _refuse(field, f"is a file opened in text mode ({mode!r}); open it with 'rb'")
+
+
+async def _prepare_file(handle: IO[bytes], max_bytes: int, field: str) -> PreparedUpload:
+    _check_handle(handle, field)
+    raw_name = getattr(handle, "name", None)
+    name = os.path.basename(raw_name) if isinstance(raw_name, str) else "file object"
+    try:
+        seekable = bool(getattr(handle, "seekable", lambda: False)())
+    except (OSError, ValueError):
+        seekable = False
     if not seekable:  # one pass only: keep it, bounded by the cap
-        data = await anyio.to_thread.run_sync(handle.read, max_bytes + 1)
-        if len(data) > max_bytes:
-            raise _too_large(name, max_bytes)
-        return _prepare_bytes(data, max_bytes, name)
-    start = await anyio.to_thread.run_sync(handle.tell)
+        try:
+            data = await anyio.to_thread.run_sync(handle.read, max_bytes + 1)
+        except (OSError, ValueError) as exc:
+            raise _refuse(field, f"cannot be read ({type(exc).__name__})") from None
+        if not isinstance(data, bytes | bytearray):
+            raise _refuse(field, "is not a binary source (it reads text)")
+        return _prepare_bytes(bytes(data), max_bytes, field, name)
+    try:
+        start = await anyio.to_thread.run_sync(handle.tell)
+    except (OSError, ValueError) as exc:
+        raise _refuse(field, f"cannot be read ({type(exc).__name__})") from None
 
     async def chunks() -> AsyncIterator[bytes]:
         await anyio.to_thread.run_sync(handle.seek, start)
         while chunk := await anyio.to_thread.run_sync(handle.read, CHUNK):
             yield chunk
 
-    return await _digest_stream(name, max_bytes, chunks)
+    return await _digest_stream(field, name, max_bytes, chunks)
 
 
-async def _prepare_url(url: str, max_bytes: int, client: httpx.AsyncClient) -> PreparedUpload:
-    """Download to a temporary file (streamed, capped), then upload from there."""
+async def _prepare_url(
+    url: str, max_bytes: int, client: httpx.AsyncClient, field: str, limit: float
+) -> PreparedUpload:
+    """Download to a temporary file (streamed, capped, within `limit` seconds), check it from there.
+
+    The temporary file is removed on every exit path, cancellation included, and once the
+    upload is done through `PreparedUpload.cleanup`.
+    """
+    shown = redact_url(url)
     try:
-        check_url(url, setting=f"image URL {redact_url(url)}", show=False)
+        check_url(url, setting=f"{field} ({shown})", show=False)
     except ConfigurationError as exc:
-        raise UploadError(str(exc), code="source") from None
+        raise _refuse(field, str(exc)) from None
     fd, temp_name = tempfile.mkstemp(prefix="jimeng-upload-")
-    os.close(fd)
     temp = Path(temp_name)
     try:
-        async with client.stream("GET", url) as response:
-            if response.status_code != 200:
-                raise UploadError(
-                    f"downloading the image failed with HTTP {response.status_code}",
-                    code="source",
-                )
-            written = 0
-            async with aiofiles.open(temp, "wb") as out:
-                async for chunk in response.aiter_bytes(CHUNK):
-                    written += len(chunk)
-                    if written > max_bytes:
-                        raise _too_large("the image at the URL", max_bytes)
-                    await out.write(chunk)
-        prepared = await _prepare_path(temp, max_bytes)
+        with os.fdopen(fd, "wb") as out:  # closed here on every path, even when cancelled
+            with anyio.fail_after(limit):
+                await _download(client, url, out, max_bytes, field)
+        prepared = await _prepare_path(temp, max_bytes, field)
+    except TimeoutError:
+        _remove(temp)
+        raise UploadError(
+            f"{field}: downloading {shown} took longer than {limit:g}s", code="source"
+        ) from None
     except httpx.RequestError as exc:
-        await anyio.Path(temp).unlink(missing_ok=True)
-        raise UploadError(f"downloading the image failed: {type(exc).__name__}") from None
+        _remove(temp)
+        raise UploadError(
+            f"{field}: downloading {shown} failed ({type(exc).__name__})", code="source"
+        ) from None
     except BaseException:
-        await anyio.Path(temp).unlink(missing_ok=True)
+        _remove(temp)  # synchronous: a cancelled scope cannot skip it
         raise
     prepared.name = "image URL"
-    prepared.cleanup = lambda: temp.unlink(missing_ok=True)
+    prepared.cleanup = lambda: _remove(temp)
     return prepared
+
+
+async def _download(
+    client: httpx.AsyncClient, url: str, out: IO[bytes], max_bytes: int, field: str
+) -> None:
+    async with client.stream("GET", url) as response:
+        if response.status_code != 200:
+            raise UploadError(
+                f"{field}: downloading the image failed with HTTP {response.status_code}",
+                code="source",
+            )
+        written = 0
+        async for chunk in response.aiter_bytes(CHUNK):
+            written += len(chunk)
+            if written > max_bytes:
+                raise _too_large(field, max_bytes)
+            await anyio.to_thread.run_sync(out.write, chunk)
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from ._checks import check_timeout
 from .errors import (
     GenerationTimeoutError,
     JimengError,
@@ -120,12 +121,16 @@ class GenerationTask:
         `timeout` bounds this wait only; the generation limit (Settings.generation_timeout)
         ends the task itself with GenerationTimeoutError.
         """
+        timeout = check_timeout(timeout)
         if not self.done():
             with anyio.fail_after(timeout):
                 await self._wait_for_outcome()
         if self._error is not None:
             raise self._error
-        assert self._result is not None
+        if self._result is None:  # cannot happen: every terminal status sets one or the other
+            raise JimengError(
+                f"job {self.history_id} ended as {self._status.name} without a result"
+            )
         return self._result
 
     async def progress(self) -> AsyncIterator[Progress]:

@@ -21,6 +21,7 @@ import anyio
 import backoff
 import httpx
 
+from ._decode import load_json, opt_str
 from .auth import SECRET_HEADERS, build_headers, default_params
 from .config import RegionProfile, Settings
 from .errors import (
@@ -238,16 +239,14 @@ def raise_for_status(response: httpx.Response, context: dict[str, Any]) -> None:
 def decode_envelope(response: httpx.Response, context: dict[str, Any]) -> dict[str, Any]:
     """The `data` of a successful envelope, or the typed error it stands for."""
     raise_for_status(response, context)
-    try:
-        payload = json.loads(response.content)
-    except ValueError:
-        raise MalformedResponseError("the response is not JSON", context=context) from None
-    if not isinstance(payload, dict) or "ret" not in payload:
+    payload = load_json(response.content, context=context)
+    ret = opt_str(payload.get("ret")) if isinstance(payload, dict) else None
+    if ret is None or len(ret) > 32:
         raise MalformedResponseError("the response is not an envelope", context=context)
-    ret = str(payload["ret"])
     context["ret"] = ret
     if ret != "0":
-        raise error_for_ret(ret, str(payload.get("errmsg") or ""), context)
+        errmsg = opt_str(payload.get("errmsg")) or ""
+        raise error_for_ret(ret, errmsg[:500], context)
     data = payload.get("data")
     if data is None:
         return {}

@@ -133,8 +133,13 @@ def test_record_without_status_is_a_typed_error(raw: Any) -> None:
         parse_record("1", raw, "image")
 
 
-def test_unknown_status_is_treated_as_in_progress() -> None:
-    assert parse_record("1", {"status": 99}, "image").status is TaskStatus.PROCESSING
+@pytest.mark.parametrize("code", [99, -1, -2, -3, 1, 2**40, "7"])
+def test_unknown_status_is_unknown_and_still_running(code: Any) -> None:
+    record = parse_record("1", {"status": code}, "image")
+    assert record.status is TaskStatus.UNKNOWN
+    assert not record.status.terminal
+    assert not record.status.succeeded
+    assert record.status_code == int(code)
 
 
 def test_history_records_keyed_or_listed() -> None:

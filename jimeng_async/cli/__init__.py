@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import anyio
 
 from .. import __version__, registry
+from .._redact import enable_debug_logging
 from ..errors import GenerationTimeoutError, JimengError
 from ..testing.extra import MISSING_MESSAGE, emulator_available
 from . import commands, exits
@@ -194,13 +195,9 @@ def _interrupted(state: RunState) -> str:
 
 
 def _configure_logging(verbosity: int) -> None:
+    """`-v` logs the library at INFO, `-vv` at DEBUG; never the root, httpx or httpcore loggers."""
     if verbosity:
-        logging.basicConfig(
-            level=logging.DEBUG if verbosity > 1 else logging.INFO,
-            format="%(asctime)s %(name)s %(message)s",
-            stream=sys.stderr,
-        )
-        logging.getLogger("jimeng_async").setLevel(logging.DEBUG)
+        enable_debug_logging(logging.DEBUG if verbosity > 1 else logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,141 @@
+"""The one boundary where answers are decoded: bounded JSON and tolerant typed field readers.
+
+Every body the service (web API or ImageX) sends goes through `load_json`, which bounds its size
+and nesting depth before `json.loads` sees it (the depth is scanned without recursion, so a
+hostile answer cannot raise RecursionError), and turns anything that is not JSON into a
+`MalformedResponseError`. Fields are then read with the `opt_*` readers, which return None for a
+value of the wrong type instead of raising TypeError, KeyError or OverflowError.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import MalformedResponseError
+
+#: The largest JSON body the client decodes (history answers of big batches stay far below).
+MAX_JSON_BYTES = 8 * 1024 * 1024
+#: The deepest nesting the client decodes; the service's answers nest fewer than 12 levels.
+MAX_JSON_DEPTH = 64
+#: The largest integer a field may hold (sizes, counts, credits: far below 2**53).
+MAX_FIELD_INT = 2**53
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+_OPENERS = frozenset(b"[{")
+_DIGITS = re.compile(r"-?[0-9]{1,19}")
+
+
+def json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> int:
+    """The nesting depth of `raw` (strings skipped), counting no further than `limit + 1`.
+
+    A loop over the brackets, not a recursive parse: it cannot overflow the stack.
+    """
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_STRING.sub(b'""', raw)):
+        if match.group()[0] in _OPENERS:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        else:
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json(
+    raw: bytes,
+    *,
+    context: Mapping[str, Any] | None = None,
+    max_bytes: int = MAX_JSON_BYTES,
+    max_depth: int = MAX_JSON_DEPTH,
+) -> Any:
+    """Decode a JSON body within the size and depth bounds, or raise MalformedResponseError."""
+    where = dict(context or {})
+    if len(raw) > max_bytes:
+        raise MalformedResponseError(
+            f"the response is larger than {max_bytes} bytes", context=where
+        )
+    if json_depth(raw, max_depth) > max_depth:
+        raise MalformedResponseError(
+            f"the response nests deeper than {max_depth} levels", context=where
+        )
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
+        raise MalformedResponseError("the response is not JSON", context=where) from None
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def first_obj(value: Any) -> dict[str, Any]:
+    """The first element of a JSON array if it is an object, else an empty one."""
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return value[0]
+    return {}
+
+
+def opt_str(value: Any) -> str | None:
+    """A non-empty string, or a number given where a string id is expected; else None.
+
+    None, objects and arrays are never turned into text (a null Uri is not the string "None").
+    """
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def opt_float(value: Any) -> float | None:
+    """A finite number (not a bool), or a numeric string; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value) if abs(value) < 1e300 else math.inf
+    elif isinstance(value, str) and 0 < len(value) <= 32:
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def opt_int(value: Any, *, low: int = -MAX_FIELD_INT, high: int = MAX_FIELD_INT) -> int | None:
+    """A whole number within [low, high] (an int, an integral float or ASCII digits); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            return None
+        number = int(value)
+    elif isinstance(value, str) and _DIGITS.fullmatch(value):
+        number = int(value)
+    else:
+        return None
+    return number if low <= number <= high else None
+
+
+def opt_bool(value: Any) -> bool | None:
+    """A JSON boolean, or 0 / 1; else None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return None
