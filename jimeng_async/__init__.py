@@ -12,6 +12,8 @@ for tests and offline runs, is `jimeng_async.testing.Emulator` (extra: `emulator
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .config import REGIONS, RegionProfile, Settings
 from .errors import (
     API_ERROR,
@@ -53,11 +55,25 @@ from .models import (
     QueueInfo,
     TaskStatus,
 )
+from .pool import AccountHealth, JimengPool, Outcome, PoolError
 from .results import ImageResult, VideoResult
 from .session import JimengSession
+from .state import MemoryState, PoolState
+
+if TYPE_CHECKING:
+    from .state.redis import RedisState
 from .tasks import GenerationTask, Progress
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisState":  # needs the `redis` extra: imported on first use
+        from .state.redis import RedisState
+
+        return RedisState
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "API_ERROR",
@@ -68,6 +84,7 @@ __all__ = [
     "REGIONS",
     "SERVER_ERROR",
     "APIError",
+    "AccountHealth",
     "AccountInfo",
     "Asset",
     "AuthError",
@@ -86,14 +103,20 @@ __all__ = [
     "InvalidRequestError",
     "JimengAPIError",
     "JimengError",
+    "JimengPool",
     "JimengSession",
     "MalformedResponseError",
+    "MemoryState",
     "Metrics",
     "NetworkError",
+    "Outcome",
     "PermissionDeniedError",
+    "PoolError",
+    "PoolState",
     "Progress",
     "QueueInfo",
     "RateLimitError",
+    "RedisState",
     "RegionProfile",
     "ResponseFieldError",
     "ServerError",

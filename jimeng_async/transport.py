@@ -66,8 +66,13 @@ GENERATE = Endpoint("generate", "/mweb/v1/aigc_draft/generate")
 HISTORY = Endpoint("get_history_by_ids", "/mweb/v1/get_history_by_ids")
 
 
-def new_http_client(settings: Settings, *, max_connections: int = 100) -> httpx.AsyncClient:
-    """An HTTP client that stores no cookies, so no account's cookies ride on another's request."""
+def new_http_client(
+    settings: Settings, *, max_connections: int = 100, proxy: str | None = None
+) -> httpx.AsyncClient:
+    """An HTTP client that stores no cookies, so no account's cookies ride on another's request.
+
+    `proxy` routes every request through that proxy URL (one client per proxy in a pool).
+    """
     no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.request_timeout),
@@ -75,6 +80,7 @@ def new_http_client(settings: Settings, *, max_connections: int = 100) -> httpx.
         cookies=no_cookies,
         follow_redirects=False,
         trust_env=False,
+        proxy=proxy,
     )
 
 
