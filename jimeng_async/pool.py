@@ -217,7 +217,7 @@ class _SharedSlots:
         await self._local.acquire()
         try:
             lease = uuid.uuid4().hex
-            delays = backoff.expo(base=2, factor=0.005, max_value=0.2)
+            delays = backoff.expo(base=2, factor=0.005, max_value=0.05)
             next(delays)
             with anyio.fail_after(self._wait):
                 # Another process frees the slot: there is no local event to wait on.

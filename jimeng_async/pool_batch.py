@@ -14,6 +14,7 @@ slot) until that job finishes or its claim expires because the worker died, and 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any
@@ -28,6 +29,8 @@ from .pool_journal import Journal
 from .results import ImageResult, VideoResult
 from .state import JobEntry
 from .tasks import GenerationTask
+
+logger = logging.getLogger("jimeng_async")
 
 
 class _JobPlacement(Placement):
@@ -204,7 +207,8 @@ class Batch:
                 return False
             if await pool.state.claim_job(key, pool.worker_id, pool.claim_ttl):
                 return True
-            await anyio.sleep(pool.claim_ttl / 4)
+            # Another process finishes or dies: there is no local event to wait on.
+            await anyio.sleep(min(pool.claim_ttl / 4, 1.0))
 
     async def _run(self, index: int, item: Any) -> Outcome | None:
         entry = await self.pool.state.get_job(self.key(index))
@@ -228,6 +232,13 @@ class Batch:
         assert entry is not None
         entry.status, entry.history_id = "submitted", task.history_id
         await self.record(entry, "submitted", account=account.token_masked)
+        logger.debug(
+            "batch %s: job %d submitted as %s on %s",
+            self.batch_id,
+            index,
+            task.history_id,
+            account.token_masked,
+        )
         return await self._finish(index, item, entry, task, account.key, lease, resumed=False)
 
     async def _resume(self, index: int, item: Any, entry: JobEntry) -> Outcome:

@@ -38,8 +38,8 @@ return 1
 _RENEW = (
     _NOW_MS
     + """
-local until = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not until or tonumber(until) <= now then return 0 end
+local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expiry or tonumber(expiry) <= now then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return 1
