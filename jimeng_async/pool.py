@@ -316,7 +316,12 @@ class JimengPool:
     def _client(self, proxy: str | None) -> httpx.AsyncClient:
         """One connection pool per distinct proxy (None: direct); none keeps cookies."""
         if proxy not in self._clients:
-            self._clients[proxy] = new_http_client(self.settings, proxy=proxy)
+            try:
+                self._clients[proxy] = new_http_client(self.settings, proxy=proxy)
+            except ImportError:  # socks5 needs httpx's `socks` extra
+                raise InvalidInputError(
+                    "proxies", "a socks5 proxy needs `pip install httpx[socks]`"
+                ) from None
         return self._clients[proxy]
 
     def _share_limits(self, account: _Account) -> None:
