@@ -227,6 +227,7 @@ class Batch:
             if placement.entry is not None:
                 placement.entry.status, placement.entry.error = "failed", str(exc)
                 await self.record(placement.entry, "finished", outcome="error", error=str(exc))
+                await self.pool.state.forget_job(self.key(index))
             return Outcome(index=index, input=item, kind=self.kind, error=exc)
         entry = placement.entry
         assert entry is not None
@@ -277,6 +278,7 @@ class Batch:
         await self.record(
             entry, "finished", outcome="ok" if error is None else "error", error=entry.error or None
         )
+        await self.pool.state.forget_job(self.key(index))
         return Outcome(
             index=index,
             input=item,

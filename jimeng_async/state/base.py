@@ -104,6 +104,9 @@ class PoolState(ABC):
     async def put_job(self, job_key: str, entry: JobEntry) -> None:
         """Record (or replace) a job's registry entry."""
 
+    async def forget_job(self, job_key: str) -> None:  # noqa: B027 (optional, no-op by default)
+        """Drop a finished job that no other process can ask about (a registry in memory)."""
+
     @abstractmethod
     async def claim_job(self, job_key: str, owner: str, ttl: float) -> bool:
         """Become the one worker running a job, unless a live claim of another worker holds it."""

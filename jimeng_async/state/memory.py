@@ -68,6 +68,10 @@ class MemoryState(PoolState):
     async def put_job(self, job_key: str, entry: JobEntry) -> None:
         self._jobs[job_key] = replace(entry)
 
+    async def forget_job(self, job_key: str) -> None:
+        # Finished jobs leave memory, so a batch of any length stays flat; a journal keeps them.
+        self._jobs.pop(job_key, None)
+
     async def claim_job(self, job_key: str, owner: str, ttl: float) -> bool:
         held = self._claims.get(job_key)
         if held is not None and held[0] != owner and held[1] > time.monotonic():

@@ -5,7 +5,7 @@ Keys live under one namespace (`jimeng:` by default):
 - `<ns>acct:<key>`         hash: status, reason, credits, credits_at, exhausted_day
 - `<ns>lease:<key>:<kind>` sorted set of lease ids scored by their expiry (server time, ms),
                            so a dead worker's slots come back by themselves
-- `<ns>job:<job key>`      JSON of the job's registry entry
+- `<ns>job:<job key>`      JSON of the job's registry entry (kept a week after its last change)
 - `<ns>claim:<job key>`    the id of the worker running the job, with a time to live
 
 Every check-and-change runs as one Lua script, so workers never race between reading and
@@ -89,6 +89,10 @@ return 1
 """
 
 
+#: Seconds a job's registry entry is kept after its last change (a week: time to resume).
+JOB_TTL = 7 * 24 * 3600
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -151,7 +155,9 @@ class RedisState(PoolState):
         return None if raw is None else JobEntry.from_dict(json.loads(raw))
 
     async def put_job(self, job_key: str, entry: JobEntry) -> None:
-        await cast(Any, self._redis).set(f"{self._ns}job:{job_key}", json.dumps(entry.to_dict()))
+        await cast(Any, self._redis).set(
+            f"{self._ns}job:{job_key}", json.dumps(entry.to_dict()), ex=JOB_TTL
+        )
 
     async def claim_job(self, job_key: str, owner: str, ttl: float) -> bool:
         key = f"{self._ns}claim:{job_key}"
