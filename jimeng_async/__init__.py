@@ -21,7 +21,9 @@ from .errors import (
     NETWORK_ERROR,
     PERMISSION_DENIED,
     RATE_LIMIT,
+    RISK_CONTROL,
     SERVER_ERROR,
+    AccountPunishedError,
     APIError,
     AuthError,
     ConfigurationError,
@@ -38,10 +40,13 @@ from .errors import (
     NetworkError,
     PermissionDeniedError,
     RateLimitError,
+    RegionNotAllowedError,
     ResponseFieldError,
+    RiskControlError,
     ServerError,
     ServiceBusyError,
     SessionClosedError,
+    SignerRequiredError,
     TaskCancelledError,
     UploadError,
 )
@@ -56,8 +61,10 @@ from .models import (
     TaskStatus,
 )
 from .pool import AccountHealth, JimengPool, Outcome, PoolError
+from .registry import ImageModel, VideoModel, estimated_cost, models
 from .results import ImageResult, VideoResult
 from .session import JimengSession
+from .signer import RequestSignature, RequestSigner, SignableRequest
 from .state import MemoryState, PoolState
 
 if TYPE_CHECKING:
@@ -82,10 +89,12 @@ __all__ = [
     "PERMISSION_DENIED",
     "RATE_LIMIT",
     "REGIONS",
+    "RISK_CONTROL",
     "SERVER_ERROR",
     "APIError",
     "AccountHealth",
     "AccountInfo",
+    "AccountPunishedError",
     "Asset",
     "AuthError",
     "ConfigurationError",
@@ -96,6 +105,7 @@ __all__ = [
     "GenerationFilteredError",
     "GenerationTask",
     "GenerationTimeoutError",
+    "ImageModel",
     "ImageRef",
     "ImageResult",
     "InsufficientCreditsError",
@@ -117,15 +127,24 @@ __all__ = [
     "QueueInfo",
     "RateLimitError",
     "RedisState",
+    "RegionNotAllowedError",
     "RegionProfile",
+    "RequestSignature",
+    "RequestSigner",
     "ResponseFieldError",
+    "RiskControlError",
     "ServerError",
     "ServiceBusyError",
     "SessionClosedError",
     "Settings",
+    "SignableRequest",
+    "SignerRequiredError",
     "TaskCancelledError",
     "TaskStatus",
     "UploadError",
+    "VideoModel",
     "VideoResult",
     "__version__",
+    "estimated_cost",
+    "models",
 ]

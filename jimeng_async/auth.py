@@ -15,7 +15,10 @@ from urllib.parse import quote
 
 from .config import DEFAULT_REGIONS, RegionName, RegionProfile, Settings
 
-APP_VERSION = "1.0.0"
+#: The web app's version (the `Appvr` header and part of Sign) as of 2026; the service answers
+#: older ones with ret 3018. `Settings.app_version` overrides it.
+APP_VERSION = "8.4.0"
+APP_SDK_VERSION = "48.0.0"
 PLATFORM_CODE = "7"
 SIGN_VERSION = "1"
 SID_LIFETIME = 5_184_000  # 60 days, as the web app writes it into sid_guard
@@ -91,6 +94,7 @@ def default_params(profile: RegionProfile, settings: Settings) -> dict[str, str]
     params.update(
         {
             "da_version": settings.da_version,
+            "os": settings.device_os,
             "web_component_open_flag": "1",
             "web_version": settings.web_version,
             "aigc_features": "app_lip_sync",
@@ -104,13 +108,19 @@ def build_headers(
     session_id: str,
     profile: RegionProfile,
     path: str,
+    settings: Settings | None = None,
     commerce: bool = False,
     referer_path: str = "/ai-tool/image/generate",
     now: int | None = None,
 ) -> dict[str, str]:
-    """Browser-like headers plus Appid, Device-Time, Sign and the Cookie for one request."""
+    """Browser-like headers plus Appid, Appvr, Device-Time, Sign and the Cookie for one request.
+
+    Sign is computed with the `Appvr` sent (`settings.app_version`), as the service checks it.
+    """
     device_time = int(time.time()) if now is None else now
     origin = profile.commerce_origin if commerce else profile.origin
+    app_version = settings.app_version if settings is not None else APP_VERSION
+    sdk_version = settings.app_sdk_version if settings is not None else APP_SDK_VERSION
     return {
         "Accept": "application/json, text/plain, */*",
         "Accept-Language": "zh-CN,zh;q=0.9" if profile.name == "cn" else "en-US,en;q=0.9",
@@ -126,10 +136,14 @@ def build_headers(
         "Origin": origin,
         "Referer": origin + referer_path,
         "Appid": str(profile.aid),
-        "Appvr": APP_VERSION,
+        "Appvr": app_version,
         "Pf": PLATFORM_CODE,
+        "App-Sdk-Version": sdk_version,
+        "Lan": profile.lan,
+        "Loc": profile.loc,
+        "Tdid": "",
         "Device-Time": str(device_time),
-        "Sign": compute_sign(path, device_time),
+        "Sign": compute_sign(path, device_time, app_version=app_version),
         "Sign-Ver": SIGN_VERSION,
         "Cookie": build_cookie(session_id, profile, device_time),
     }

@@ -4,6 +4,7 @@ jimeng-async demo                      # no token needed: runs against a local e
 jimeng-async credits --token us-xxxx   # or JIMENG_TOKEN in the environment
 jimeng-async image "a cat" --out out/
 jimeng-async emulator --port 8790      # the emulator as a process, for your own tests
+jimeng-async models --region us        # the models a region offers
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import anyio
 
-from . import __version__
+from . import __version__, registry
 from .config import Settings
 from .errors import JimengError
 from .session import JimengSession
@@ -166,6 +167,22 @@ def _emulator(args: argparse.Namespace) -> int:
     return emulator_main(args.rest)
 
 
+def _models(args: argparse.Namespace) -> int:
+    """List the models offered in a region (every region when none is given)."""
+    try:
+        found = registry.models(args.region, include_withdrawn=args.all)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for model in found:
+        regions = ",".join(sorted(model.regions))
+        mark = " (withdrawn)" if model.withdrawn else ""
+        print(
+            f"{model.kind:5}  {model.alias:32} {model.id:56} {regions:16} {model.describe()}{mark}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jimeng-async", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"jimeng-async {__version__}")
@@ -184,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("rest", nargs=argparse.REMAINDER)
     emulator.set_defaults(sync=_emulator)
 
+    listing = sub.add_parser("models", help="list the image and video models of a region")
+    listing.add_argument("--region", choices=sorted(registry.ALL_REGIONS), help="only this region")
+    listing.add_argument("--all", action="store_true", help="include withdrawn models")
+    listing.set_defaults(sync=_models)
+
     def with_token(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--token", help="refresh token (default: $JIMENG_TOKEN)")
         p.add_argument("--timeout", type=float, help="generation limit in seconds")
@@ -196,19 +218,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     image = with_token(sub.add_parser("image", help="generate images"))
     image.add_argument("prompt")
-    image.add_argument("--model", default="jimeng-4.0")
+    image.add_argument("--model", default=registry.DEFAULT_IMAGE_MODEL)
     image.add_argument("--ratio", default="1:1")
-    image.add_argument("--resolution", default="2k")
+    image.add_argument("--resolution", help="1k, 2k or 4k (default: the model's own)")
     image.add_argument("--image", dest="images", action="append", help="blend input (repeat)")
     image.add_argument("--out", default=".")
     image.set_defaults(run=_image)
 
     video = with_token(sub.add_parser("video", help="generate a video"))
     video.add_argument("prompt")
-    video.add_argument("--model", default="jimeng-video-3.0")
+    video.add_argument("--model", default=registry.DEFAULT_VIDEO_MODEL)
     video.add_argument("--ratio", default="16:9")
-    video.add_argument("--resolution", default="720p")
-    video.add_argument("--duration", type=int, default=5)
+    video.add_argument("--resolution", help="720p or 1080p, for the models that take one")
+    video.add_argument("--duration", type=int, help="seconds (default: the model's own)")
     video.add_argument("--first-frame")
     video.add_argument("--end-frame")
     video.add_argument("--out", default=".")

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from .errors import ConfigurationError
+from .signer import RequestSigner
 
 RegionName = Literal["cn", "us", "hk", "jp", "sg"]
 REGIONS: tuple[RegionName, ...] = ("cn", "us", "hk", "jp", "sg")
@@ -39,6 +40,8 @@ class RegionProfile:
     origin: str
     commerce_origin: str
     time_zone: str
+    lan: str = "en"
+    loc: str = ""
 
     @property
     def international(self) -> bool:
@@ -67,6 +70,8 @@ def _intl(name: RegionName, region_param: str, tz: str) -> RegionProfile:
         origin=_INTL_SITE,
         commerce_origin=_SG_COMMERCE,
         time_zone=tz,
+        lan="ja" if name == "jp" else "en",
+        loc=name,
     )
 
 
@@ -85,11 +90,15 @@ DEFAULT_REGIONS: dict[RegionName, RegionProfile] = {
         origin=_CN_SITE,
         commerce_origin=_CN_SITE,
         time_zone="Asia/Shanghai",
+        lan="zh-Hans",
+        loc="cn",
     ),
     "us": RegionProfile(
         name="us",
         token_prefix="us-",
-        base_url="https://api-proxy-1.deno.dev/dreamina/us",
+        # The service's own host. The brief's relay (https://api-proxy-1.deno.dev/dreamina/us)
+        # is a third party that would see the session cookie: reachable by setting only.
+        base_url="https://dreamina-api.us.capcut.com",
         commerce_url="https://commerce.us.capcut.com",
         aid=513641,
         region_param="US",
@@ -100,6 +109,7 @@ DEFAULT_REGIONS: dict[RegionName, RegionProfile] = {
         origin=_INTL_SITE,
         commerce_origin="https://commerce.us.capcut.com",
         time_zone="America/New_York",
+        loc="us",
     ),
     "hk": _intl("hk", "HK", "Asia/Hong_Kong"),
     "jp": _intl("jp", "JP", "Asia/Tokyo"),
@@ -215,22 +225,34 @@ _SCALAR_ENV = {
     "da_version": "DEFAULT_DA_VERSION",
     "web_version": "DEFAULT_WEB_VERSION",
 }
+#: Settings that cannot come from the environment.
+_NO_ENV = frozenset({"regions", "request_signer"})
 
 
 class Settings(BaseModel):
     """Client configuration. Each field: argument > environment variable > default.
 
     Scalar fields read `JIMENG_<FIELD>` (upper case) from the environment, except the three
-    version fields, which read the brief's `DEFAULT_*` names. Region URLs and aids are given as
-    `regions={"cn": {"base_url": ...}}` or through `JIMENG_<REGION>_BASE_URL` and friends.
+    version fields of the brief, which read its `DEFAULT_*` names. The versions the service
+    checks (`app_version`, `da_version`, ...) are settings so that users can follow the
+    service's next move without a release: it refuses outdated ones with ret 3018. Region URLs
+    and aids are given as `regions={"cn": {"base_url": ...}}` or through
+    `JIMENG_<REGION>_BASE_URL` and friends.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     regions: dict[str, Any] = Field(default_factory=dict, description="per-region overrides")
     device_platform: str = "web"
-    da_version: str = "3.3.2"
-    web_version: str = "7.5.0"
+    device_os: str = "windows"
+    da_version: str = Field("3.3.9", min_length=1)
+    web_version: str = Field("7.5.0", min_length=1)
+    app_version: str = Field("8.4.0", min_length=1, description="Appvr header, part of Sign")
+    app_sdk_version: str = Field("48.0.0", min_length=1)
+    draft_version: str | None = Field(None, description="draft `version`; None: da_version")
+    request_signer: RequestSigner | None = Field(None, description="see jimeng_async.signer")
+    content_check: bool = Field(True, description="algo_proxy check of cn uploads before use")
+    hq_video_url: bool = Field(True, description="ask get_local_item_list for the best video URL")
     request_timeout: float = Field(45.0, gt=0)
     generation_timeout: float = Field(1200.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)
@@ -258,7 +280,7 @@ class Settings(BaseModel):
         data = dict(data or {})
         env = os.environ
         for name in cls.model_fields:
-            if name == "regions" or name in data:
+            if name in _NO_ENV or name in data:
                 continue
             var = _env_name(name)
             if env.get(var):
@@ -281,6 +303,11 @@ class Settings(BaseModel):
             raise ConfigurationError(
                 f"unknown region {region!r}; allowed: {', '.join(REGIONS)}"
             ) from None
+
+    @property
+    def effective_draft_version(self) -> str:
+        """The `version` drafts carry: `draft_version`, or `da_version` when it is not set."""
+        return self.draft_version or self.da_version
 
     @property
     def profiles(self) -> dict[str, RegionProfile]:

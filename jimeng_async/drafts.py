@@ -1,7 +1,7 @@
 """Pure builders of `draft_content` and generate request bodies (PROTOCOL.md §5). No I/O.
 
-The tables here (models, sizes, video options) are the protocol's; the emulator validates
-drafts against the same tables.
+The model tables live in `registry`; this module turns a validated request into the draft tree
+and the body of the generate call as today's web app sends them.
 """
 
 from __future__ import annotations
@@ -14,70 +14,32 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from . import registry
 from .errors import InvalidInputError
 
 if TYPE_CHECKING:
     from .inputs import ImageRequest, VideoRequest
 
 DRAFT_MIN_VERSION: Final = "3.0.2"
-DRAFT_VERSION: Final = "3.3.2"
+BLEND_MIN_VERSION: Final = "3.2.9"
+#: The draft `version` of today's web app; `Settings.draft_version` (or da_version) overrides.
+DRAFT_VERSION: Final = "3.3.9"
 VIDEO_INPUT_MIN_VERSION: Final = "3.0.5"
 
-DEFAULT_IMAGE_MODEL: Final = "jimeng-4.0"
-DEFAULT_VIDEO_MODEL: Final = "jimeng-video-3.0"
+DEFAULT_IMAGE_MODEL: Final = registry.DEFAULT_IMAGE_MODEL
+DEFAULT_VIDEO_MODEL: Final = registry.DEFAULT_VIDEO_MODEL
 
-IMAGE_MODELS: Final[dict[str, str]] = {
-    "jimeng-4.0": "high_aes_general_v40",
-    "jimeng-3.1": "high_aes_general_v30l_art_fangzhou:general_v3.0_18b",
-    "jimeng-3.0": "high_aes_general_v30l:general_v3.0_18b",
-    "jimeng-2.1": "high_aes_general_v21_L:general_v2.1_L",
-    "jimeng-2.0-pro": "high_aes_general_v20_L:general_v2.0_L",
-    "jimeng-2.0": "high_aes_general_v20:general_v2.0",
-    "jimeng-1.4": "high_aes_general_v14:general_v1.4",
-    "jimeng-xl-pro": "text2img_xl_sft",
-}
+#: alias -> model id, withdrawn models included (the registry holds the rest of each model).
+IMAGE_MODELS: Final[dict[str, str]] = {a: m.id for a, m in registry.IMAGE_MODELS.items()}
+VIDEO_MODELS: Final[dict[str, str]] = {a: m.id for a, m in registry.VIDEO_MODELS.items()}
 
-VIDEO_MODELS: Final[dict[str, str]] = {
-    "jimeng-video-3.0": "dreamina_ic_generate_video_model_vgfm_3.0",
-    "jimeng-video-3.0-pro": "dreamina_ic_generate_video_model_vgfm_3.0_pro",
-    "jimeng-video-3.0-fast": "dreamina_ic_generate_video_model_vgfm_3.0_fast",
-    "jimeng-video-2.0": "dreamina_ic_generate_video_model_vgfm_lite",
-    "jimeng-video-2.0-pro": "dreamina_ic_generate_video_model_vgfm1.0",
-}
+IMAGE_RESOLUTIONS: Final = registry.IMAGE_RESOLUTIONS
+IMAGE_SIZES: Final = registry.IMAGE_SIZES
+IMAGE_RATIOS: Final = registry.IMAGE_RATIOS
 
-IMAGE_RESOLUTIONS: Final = ("1k", "2k", "4k")
-
-#: (ratio, resolution) -> (width, height, image_ratio code)
-IMAGE_SIZES: Final[dict[tuple[str, str], tuple[int, int, int]]] = {
-    ("1:1", "1k"): (1328, 1328, 1),
-    ("1:1", "2k"): (2048, 2048, 1),
-    ("1:1", "4k"): (4096, 4096, 101),
-    ("4:3", "1k"): (1472, 1104, 4),
-    ("4:3", "2k"): (2304, 1728, 4),
-    ("4:3", "4k"): (4608, 3456, 104),
-    ("3:4", "1k"): (1104, 1472, 2),
-    ("3:4", "2k"): (1728, 2304, 2),
-    ("3:4", "4k"): (3456, 4608, 102),
-    ("16:9", "1k"): (1664, 936, 3),
-    ("16:9", "2k"): (2560, 1440, 3),
-    ("16:9", "4k"): (5120, 2880, 103),
-    ("9:16", "1k"): (936, 1664, 5),
-    ("9:16", "2k"): (1440, 2560, 5),
-    ("9:16", "4k"): (2880, 5120, 105),
-    ("3:2", "1k"): (1584, 1056, 7),
-    ("3:2", "2k"): (2496, 1664, 7),
-    ("3:2", "4k"): (4992, 3328, 107),
-    ("2:3", "1k"): (1056, 1584, 6),
-    ("2:3", "2k"): (1664, 2496, 6),
-    ("2:3", "4k"): (3328, 4992, 106),
-    ("21:9", "1k"): (2016, 864, 8),
-    ("21:9", "2k"): (3024, 1296, 8),
-    ("21:9", "4k"): (6048, 2592, 108),
-}
-IMAGE_RATIOS: Final = tuple(dict.fromkeys(ratio for ratio, _ in IMAGE_SIZES))
-
-VIDEO_RATIOS: Final = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
-VIDEO_RESOLUTIONS: Final = ("720p", "1080p")
+VIDEO_RATIOS: Final = registry.VIDEO_RATIOS
+VIDEO_RESOLUTIONS: Final = registry.VIDEO_RESOLUTIONS
+#: Durations of a raw model id the registry does not know (the 3.0 family's).
 VIDEO_DURATIONS: Final = (5, 10)
 VIDEO_FPS: Final = 24
 
@@ -90,6 +52,16 @@ VIDEO_COMMERCE_INFO: Final[dict[str, str]] = {
     "resource_id_type": "str",
     "resource_sub_type": "aigc",
 }
+
+
+def video_commerce_info(model_id: str) -> dict[str, str]:
+    """The commerce info of a video job: the model's own benefit type (PROTOCOL.md §5)."""
+    model = registry.lookup(model_id)
+    info = dict(VIDEO_COMMERCE_INFO)
+    if isinstance(model, registry.VideoModel):
+        info["benefit_type"] = model.benefit_type
+    return info
+
 
 VIDEO_COMPONENT_MIN_VERSION: Final = "1.0.0"
 #: `created_platform` of draft metadata: 3 is the web app.
@@ -132,7 +104,7 @@ def compact_json(value: Any) -> str:
 
 def model_choices(kind: ModelKind) -> str:
     """Human-readable list of what `model` may be for `kind`, for error messages."""
-    return ", ".join(_MODEL_TABLES[kind]) + ", or a raw model id without spaces"
+    return ", ".join(registry.aliases_in(kind, None)) + ", or a raw model id without spaces"
 
 
 def resolve_model(alias_or_id: str, *, kind: ModelKind) -> str:
@@ -216,14 +188,16 @@ def _metadata(new_id: IdFactory, now_ms: ClockMs) -> JsonObject:
     )
 
 
-def _draft(component: JsonObject, *, min_version: str, new_id: IdFactory) -> JsonObject:
+def _draft(
+    component: JsonObject, *, min_version: str, version: str, new_id: IdFactory
+) -> JsonObject:
     return _node(
         new_id,
         "draft",
         min_version=min_version,
         min_features=[],
         is_from_tsn=True,
-        version=DRAFT_VERSION,
+        version=version,
         main_component_id=component["id"],
         component_list=[component],
     )
@@ -244,7 +218,7 @@ def _image_core_param(
     if not req.intelligent_ratio:
         core["image_ratio"] = ratio_code
     core["large_image_info"] = _node(
-        new_id, height=height, width=width, resolution_type=req.resolution
+        new_id, height=height, width=width, resolution_type=req.effective_resolution
     )
     core["intelligent_ratio"] = req.intelligent_ratio
     return core
@@ -257,10 +231,12 @@ def build_image_draft(
     new_id: IdFactory = uuid4str,
     now_ms: ClockMs = wall_clock_ms,
     rng: random.Random | None = None,
+    version: str = DRAFT_VERSION,
 ) -> JsonObject:
     """The draft of an image job: text to image without `images`, a blend of 1..10 with them.
 
-    The seed is `req.seed`, or drawn from `rng` when the request leaves it open.
+    The seed is `req.seed`, or drawn from `rng` when the request leaves it open. The option
+    node is today's `gen_option` (older clients sent `history_option`).
     """
     seed = req.seed if req.seed is not None else random_seed(rng)
     component = _node(
@@ -273,32 +249,36 @@ def build_image_draft(
     )
     if not images:
         core = _image_core_param(req, prompt=req.prompt, seed=seed, new_id=new_id)
-        generate = _node(new_id, core_param=core, history_option=_node(new_id))
+        generate = _node(new_id, core_param=core, gen_option=_gen_option(new_id))
         component["abilities"] = _node(new_id, generate=generate)
-    else:
-        check_image_count(len(images))
-        core = _image_core_param(req, prompt="##" + req.prompt, seed=seed, new_id=new_id)
-        blend = _node(
-            new_id,
-            min_features=[],
-            core_param=core,
-            ability_list=[
-                _node(
-                    new_id,
-                    name="byte_edit",
-                    image_uri_list=[image.uri],
-                    image_list=[image_node(image, new_id=new_id)],
-                    strength=req.sample_strength,
-                )
-                for image in images
-            ],
-            prompt_placeholder_info_list=[
-                _node(new_id, ability_index=index) for index in range(len(images))
-            ],
-            postedit_param=_node(new_id, generate_type=0),
-        )
-        component["abilities"] = _node(new_id, blend=blend, history_option=_node(new_id))
-    return _draft(component, min_version=DRAFT_MIN_VERSION, new_id=new_id)
+        return _draft(component, min_version=DRAFT_MIN_VERSION, version=version, new_id=new_id)
+    check_image_count(len(images))
+    core = _image_core_param(req, prompt="##" + req.prompt, seed=seed, new_id=new_id)
+    blend = _node(new_id, min_features=[], core_param=core)
+    if len(images) >= 2:
+        blend["min_version"] = BLEND_MIN_VERSION
+    blend.update(
+        ability_list=[
+            _node(
+                new_id,
+                name="byte_edit",
+                image_uri_list=[image.uri],
+                image_list=[image_node(image, new_id=new_id)],
+                strength=req.sample_strength,
+            )
+            for image in images
+        ],
+        prompt_placeholder_info_list=[
+            _node(new_id, ability_index=index) for index in range(len(images))
+        ],
+        postedit_param=_node(new_id, generate_type=0),
+    )
+    component["abilities"] = _node(new_id, blend=blend, gen_option=_gen_option(new_id))
+    return _draft(component, min_version=BLEND_MIN_VERSION, version=version, new_id=new_id)
+
+
+def _gen_option(new_id: IdFactory) -> JsonObject:
+    return _node(new_id, generate_all=False)
 
 
 def build_video_draft(
@@ -310,8 +290,12 @@ def build_video_draft(
     new_id: IdFactory = uuid4str,
     now_ms: ClockMs = wall_clock_ms,
     rng: random.Random | None = None,
+    version: str = DRAFT_VERSION,
 ) -> JsonObject:
-    """The draft of a video job: from text alone, or with a first and/or an end frame."""
+    """The draft of a video job: from text alone, or with a first and/or an end frame.
+
+    `resolution` is sent only when the request has one (the models that take it).
+    """
     seed = req.seed if req.seed is not None else random_seed(rng)
     gen_input = _node(
         new_id,
@@ -319,9 +303,10 @@ def build_video_draft(
         prompt=req.prompt,
         video_mode=VIDEO_MODE,
         fps=VIDEO_FPS,
-        duration_ms=req.duration * 1000,
-        resolution=req.resolution,
+        duration_ms=req.duration_seconds * 1000,
     )
+    if req.resolution_sent is not None:
+        gen_input["resolution"] = req.resolution_sent
     if first_frame is not None:
         gen_input["first_frame_image"] = image_node(first_frame, new_id=new_id)
     if end_frame is not None:
@@ -351,7 +336,7 @@ def build_video_draft(
         metadata=_metadata(new_id, now_ms),
         abilities=_node(new_id, gen_video=gen_video),
     )
-    return _draft(component, min_version=VIDEO_INPUT_MIN_VERSION, new_id=new_id)
+    return _draft(component, min_version=VIDEO_INPUT_MIN_VERSION, version=version, new_id=new_id)
 
 
 def _metrics_extra() -> JsonObject:
@@ -371,8 +356,8 @@ def build_generate_body(
     """The body of POST /mweb/v1/aigc_draft/generate around a built draft."""
     extend: JsonObject = {"root_model": model_id, "template_id": ""}
     if video:
-        extend["m_video_commerce_info"] = dict(VIDEO_COMMERCE_INFO)
-        extend["m_video_commerce_info_list"] = [dict(VIDEO_COMMERCE_INFO)]
+        extend["m_video_commerce_info"] = video_commerce_info(model_id)
+        extend["m_video_commerce_info_list"] = [video_commerce_info(model_id)]
     return {
         "extend": extend,
         "submit_id": submit_id,

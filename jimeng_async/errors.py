@@ -4,6 +4,7 @@
 
     JimengError
     ├── ConfigurationError (also ValueError)   a setting or environment variable is wrong
+    │   └── SignerRequiredError                a guarded model needs a request signer
     ├── InvalidInputError (also ValueError)    bad argument; names the field and what is allowed
     ├── UploadError                            a file cannot be uploaded (format, size, ImageX)
     ├── GenerationTimeoutError                 the generation limit passed; resume with history_id
@@ -11,21 +12,26 @@
     ├── SessionClosedError                     waited on a job after its session closed
     └── JimengAPIError(message, code, context) the service or the network said no
         ├── AuthError               AUTH_FAILED        HTTP 401, ret 1015 / 1001 / 1002
-        ├── PermissionDeniedError   PERMISSION_DENIED  HTTP 403, ret 1004 (banned)
+        ├── PermissionDeniedError   PERMISSION_DENIED  HTTP 403, ret 1004 (banned), 3018 (app
+        │   │                                          version too old?), 3000, 1018
+        │   ├── RegionNotAllowedError                  ret 3000: IP region is not the token's
+        │   ├── AccountPunishedError                   ret 1018: generation limited
+        │   └── RiskControlError    RISK_CONTROL       ret 1019 / 4013 / -4 (not retried)
         ├── RateLimitError          RATE_LIMIT         HTTP 429 (retry_after)
         ├── ServerError             SERVER_ERROR       HTTP 5xx
         ├── NetworkError            NETWORK_ERROR      connect / read errors, time-outs
         └── APIError                API_ERROR          any other ret (ret, errmsg)
-            ├── InsufficientCreditsError               ret 5000
+            ├── InsufficientCreditsError               ret 5000 / 1006
             ├── ContentFilteredError                   ret 4001 / 2038
-            ├── InvalidRequestError                    ret 4002 / 2002
-            ├── ServiceBusyError                       ret 2004 (retried)
+            ├── InvalidRequestError                    ret 4002 / 2002 / 1000
+            ├── ServiceBusyError                       ret 2004 / 1014 / 5001 (retried)
             ├── MalformedResponseError                 not JSON / not an envelope (retried)
             ├── ResponseFieldError                     a field the method needs is missing
             └── GenerationFailedError                  record status 30 (fail_code, history_id)
-                └── GenerationFilteredError            fail_code 2038 (also ContentFilteredError)
+                └── GenerationFilteredError            fail_code 2038 / 2043 / 2047 / 4011
 
-`context` holds the endpoint, HTTP status, ret and request id: never a token, Cookie or Sign.
+`context` holds the endpoint, HTTP status, ret and request id (the `x-tt-logid` header, or
+ImageX's RequestId: what a user quotes to the service): never a token, Cookie or Sign.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ RATE_LIMIT = "RATE_LIMIT"
 SERVER_ERROR = "SERVER_ERROR"
 API_ERROR = "API_ERROR"
 NETWORK_ERROR = "NETWORK_ERROR"
+RISK_CONTROL = "RISK_CONTROL"
 
 
 class JimengError(Exception):
@@ -47,6 +54,10 @@ class JimengError(Exception):
 
 class ConfigurationError(JimengError, ValueError):
     """A setting, argument or environment variable of the configuration is not allowed."""
+
+
+class SignerRequiredError(ConfigurationError):
+    """A model the service guards with browser signatures was asked for without a signer."""
 
 
 class InvalidInputError(JimengError, ValueError):
@@ -64,8 +75,12 @@ class InvalidInputError(JimengError, ValueError):
 class UploadError(JimengError):
     """A file cannot be uploaded: unknown format, empty, too large, or refused by ImageX."""
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, request_id: str | None = None
+    ) -> None:
         self.code = code
+        #: ImageX's ResponseMetadata.RequestId, when the refusal came from ImageX.
+        self.request_id = request_id
         super().__init__(message)
 
 
@@ -137,6 +152,24 @@ class PermissionDeniedError(JimengAPIError):
     default_code = PERMISSION_DENIED
 
 
+class RegionNotAllowedError(PermissionDeniedError):
+    """ret 3000: the caller's IP region does not match the token's region."""
+
+
+class AccountPunishedError(PermissionDeniedError):
+    """ret 1018: the account is punished and its generation limited."""
+
+
+class RiskControlError(PermissionDeniedError):
+    """ret 1019 / 4013 / -4: the service's risk control refused the call; never retried.
+
+    Seedance 2.0 generate calls need the browser's msToken / a_bogus: plug in a request signer
+    (`Settings(request_signer=...)`, see `jimeng_async.signer`).
+    """
+
+    default_code = RISK_CONTROL
+
+
 class RateLimitError(JimengAPIError):
     """Too many requests (HTTP 429); `retry_after` is the service's wait in seconds, if given."""
 
@@ -198,7 +231,7 @@ class APIError(JimengAPIError):
 
 
 class InsufficientCreditsError(APIError):
-    """Not enough credits for the job (ret 5000); nothing was charged."""
+    """Not enough credits for the job (ret 5000 / 1006); nothing was charged."""
 
 
 class ContentFilteredError(APIError):
@@ -210,7 +243,7 @@ class InvalidRequestError(APIError):
 
 
 class ServiceBusyError(APIError):
-    """The service is busy (ret 2004); retried with back-off."""
+    """The service is busy or the account's queue is full (ret 2004 / 1014 / 5001); retried."""
 
     @property
     def retryable(self) -> bool:
@@ -253,11 +286,43 @@ AUTH_RETS = frozenset({"1015", "1001", "1002"})
 
 _RET_CLASSES: dict[str, type[APIError]] = {
     "5000": InsufficientCreditsError,
+    "1006": InsufficientCreditsError,
     "4001": ContentFilteredError,
     "2038": ContentFilteredError,
     "4002": InvalidRequestError,
     "2002": InvalidRequestError,
+    "1000": InvalidRequestError,
     "2004": ServiceBusyError,
+    "1014": ServiceBusyError,
+    "5001": ServiceBusyError,
+}
+
+RISK_CONTROL_RETS = frozenset({"1019", "4013", "-4"})
+
+#: ret -> (class, what most likely caused it and what to do).
+_PERMISSION_RETS: dict[str, tuple[type[PermissionDeniedError], str]] = {
+    "1004": (PermissionDeniedError, "the account is banned"),
+    "3018": (
+        PermissionDeniedError,
+        "permission denied; most often the app version is outdated: set a newer one with "
+        "Settings(app_version=...) or JIMENG_APP_VERSION (and da_version / DEFAULT_DA_VERSION)",
+    ),
+    "3000": (
+        RegionNotAllowedError,
+        "region not allowed: the IP region you call from does not match the token's region",
+    ),
+    "1018": (AccountPunishedError, "the account is punished: generation is limited"),
+    "1019": (
+        RiskControlError,
+        "risk control: this call needs the browser's msToken / a_bogus; plug in a request "
+        "signer with Settings(request_signer=...)",
+    ),
+    "4013": (
+        RiskControlError,
+        "risk control (suspected abnormal behaviour): this call needs the browser's msToken / "
+        "a_bogus; plug in a request signer with Settings(request_signer=...)",
+    ),
+    "-4": (RiskControlError, "risk control refused the call; try again later in the web app"),
 }
 
 
@@ -266,18 +331,34 @@ def error_for_ret(ret: str, errmsg: str, context: Mapping[str, Any]) -> JimengAP
     message = f"ret {ret}: {errmsg or 'no message'}"
     if ret in AUTH_RETS:
         return AuthError(message, context=context)
-    if ret == "1004":
-        return PermissionDeniedError(message, context=context)
+    if ret in _PERMISSION_RETS:
+        cls_, why = _PERMISSION_RETS[ret]
+        return cls_(f"{message} ({why})", context=context)
     cls = _RET_CLASSES.get(ret, APIError)
     return cls(message, context=context, ret=ret, errmsg=errmsg)
+
+
+#: fail codes that mean moderation refused the job (4011: a face in the input material).
+FILTERED_FAIL_CODES = frozenset({"2038", "2043", "2047", "4011"})
+_FAIL_REASONS = {
+    "2038": "content filtered",
+    "2043": "content filtered",
+    "2047": "content filtered",
+    "4011": "a face in the input material is not allowed",
+    "2039": "generation timed out",
+    "2040": "not enough resources or credits",
+}
 
 
 def generation_failure(
     fail_code: str, history_id: str, message: str | None
 ) -> GenerationFailedError:
-    """The error for a record that ended in status 30."""
+    """The error for a record that ended in status 30 (`fail_code` a number or a string)."""
+    fail_code = str(fail_code)
     text = f"generation {history_id} failed with fail_code {fail_code}"
     if message:
         text += f": {message}"
-    cls = GenerationFilteredError if fail_code == "2038" else GenerationFailedError
+    if fail_code in _FAIL_REASONS:
+        text += f" ({_FAIL_REASONS[fail_code]})"
+    cls = GenerationFilteredError if fail_code in FILTERED_FAIL_CODES else GenerationFailedError
     return cls(text, fail_code=fail_code, history_id=history_id, context={"history_id": history_id})

@@ -236,13 +236,16 @@ def _imagex_result(response: httpx.Response, action: str) -> dict[str, Any]:
             raise_for_status(response, context)
         raise UploadError(f"{action}: the answer is not JSON") from None
     meta = payload.get("ResponseMetadata") if isinstance(payload, dict) else None
+    request_id = meta.get("RequestId") if isinstance(meta, dict) else None
+    request_id = request_id if isinstance(request_id, str) and request_id else None
+    context["request_id"] = request_id
     error = meta.get("Error") if isinstance(meta, dict) else None
     if isinstance(error, dict) and error.get("Code"):
         code = str(error["Code"])
         message = f"{action}: {code}: {error.get('Message', '')}".rstrip(": ")
         if code in CREDENTIAL_ERRORS:
-            raise _CredentialsRefused(message, code=code)
-        raise UploadError(message, code=code)
+            raise _CredentialsRefused(message, code=code, request_id=request_id)
+        raise UploadError(message, code=code, request_id=request_id)
     if response.status_code >= 400:
         raise_for_status(response, context)
     result = payload.get("Result") if isinstance(payload, dict) else None

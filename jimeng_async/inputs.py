@@ -1,7 +1,9 @@
 """Validated user input of a generation, checked before any request is sent.
 
 Bad input raises `InvalidInputError` naming the field and what is allowed, never pydantic's
-ValidationError. The allowed values are the protocol tables in `drafts`.
+ValidationError. The allowed values are the model registry's (`registry`): a model not offered
+in the token's region, a size it does not make or a duration it does not take is refused here,
+with the list of what is allowed.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from typing_extensions import Self
 
-from . import drafts
+from . import drafts, registry
 from .drafts import ModelKind, check_image_count
 from .errors import InvalidInputError
 
@@ -28,6 +31,7 @@ __all__ = [
     "ImageRequest",
     "VideoRequest",
     "check_image_count",
+    "find_model",
 ]
 
 #: A client-side bound that keeps absurd prompts from reaching the service; the web app's own
@@ -60,6 +64,30 @@ def _one_of(value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError("not one of the choices")
     return value
+
+
+def find_model(value: str, *, kind: ModelKind) -> registry.Model | None:
+    """The registry's model for an alias or id of `kind`; None for an unknown raw model id.
+
+    Names of the other kind, blanks and unknown "jimeng-..." names are refused (see
+    `drafts.resolve_model`).
+    """
+    drafts.resolve_model(value, kind=kind)
+    model = registry.lookup(value)
+    return model if model is not None and model.kind == kind else None
+
+
+def _check_offered(model: registry.Model, region: str | None) -> None:
+    """Refuse a withdrawn model, or one the token's region does not offer."""
+    allowed = ", ".join(registry.aliases_in(model.kind, region))
+    if model.withdrawn:
+        raise InvalidInputError(
+            "model", f"{model.alias!r} was withdrawn by the service", allowed=allowed
+        )
+    if region is not None and region not in model.regions:
+        raise InvalidInputError(
+            "model", f"{model.alias!r} is not offered in region {region}", allowed=allowed
+        )
 
 
 class _Request(BaseModel):
@@ -122,11 +150,12 @@ class ImageRequest(_Request):
     prompt: str
     model: str = drafts.DEFAULT_IMAGE_MODEL
     ratio: str = "1:1"
-    resolution: str = "2k"
+    resolution: str | None = None
     negative_prompt: str = ""
     sample_strength: float = Field(0.5, ge=0.0, le=1.0)
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     intelligent_ratio: bool = False
+    region: str | None = None
 
     @field_validator("prompt")
     @classmethod
@@ -153,8 +182,27 @@ class ImageRequest(_Request):
 
     @field_validator("resolution")
     @classmethod
-    def _check_resolution(cls, value: str) -> str:
-        return _one_of(value, drafts.IMAGE_RESOLUTIONS)
+    def _check_resolution(cls, value: str | None) -> str | None:
+        return None if value is None else _one_of(value, drafts.IMAGE_RESOLUTIONS)
+
+    @model_validator(mode="after")
+    def _check_model_rules(self) -> Self:
+        model = self.registered_model
+        if not isinstance(model, registry.ImageModel):
+            return self
+        _check_offered(model, self.region)
+        if self.ratio not in model.ratios:
+            message = f"{self.ratio!r} is not made by {model.alias} ({model.describe()})"
+            raise InvalidInputError("ratio", message, allowed=", ".join(model.ratios))
+        if self.resolution is not None and self.resolution not in model.resolutions:
+            message = f"{self.resolution!r} is not made by {model.alias} ({model.describe()})"
+            raise InvalidInputError("resolution", message, allowed=", ".join(model.resolutions))
+        return self
+
+    @property
+    def registered_model(self) -> registry.Model | None:
+        """The registry's entry of `model`; None for a raw id it does not know."""
+        return find_model(self.model, kind=self.kind)
 
     @property
     def model_id(self) -> str:
@@ -162,9 +210,20 @@ class ImageRequest(_Request):
         return drafts.resolve_model(self.model, kind=self.kind)
 
     @property
+    def effective_resolution(self) -> str:
+        """`resolution`, or the model's default (2k; 1k for fixed-size models)."""
+        if self.resolution is not None:
+            return self.resolution
+        model = self.registered_model
+        return model.default_resolution if isinstance(model, registry.ImageModel) else "2k"
+
+    @property
     def size(self) -> tuple[int, int, int]:
-        """(width, height, image_ratio code) of the output, from drafts.IMAGE_SIZES."""
-        return drafts.IMAGE_SIZES[(self.ratio, self.resolution)]
+        """(width, height, image_ratio code) of the output, from the registry."""
+        model = self.registered_model
+        if isinstance(model, registry.ImageModel):
+            return model.size(self.ratio, self.effective_resolution)
+        return drafts.IMAGE_SIZES[(self.ratio, self.effective_resolution)]
 
 
 class VideoRequest(_Request):
@@ -175,17 +234,18 @@ class VideoRequest(_Request):
         "prompt": _PROMPT_RULE,
         "model": drafts.model_choices("video"),
         "ratio": ", ".join(drafts.VIDEO_RATIOS),
-        "resolution": ", ".join(drafts.VIDEO_RESOLUTIONS),
-        "duration": ", ".join(str(seconds) for seconds in drafts.VIDEO_DURATIONS),
+        "resolution": ", ".join(drafts.VIDEO_RESOLUTIONS) + " (only models that take one)",
+        "duration": "whole seconds the model takes (jimeng-async models)",
         "seed": _SEED_RULE,
     }
 
     prompt: str
     model: str = drafts.DEFAULT_VIDEO_MODEL
     ratio: str = "16:9"
-    resolution: str = "720p"
-    duration: int = 5
+    resolution: str | None = None
+    duration: int | None = None
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    region: str | None = None
 
     @field_validator("prompt")
     @classmethod
@@ -205,17 +265,56 @@ class VideoRequest(_Request):
 
     @field_validator("resolution")
     @classmethod
-    def _check_resolution(cls, value: str) -> str:
-        return _one_of(value, drafts.VIDEO_RESOLUTIONS)
+    def _check_resolution(cls, value: str | None) -> str | None:
+        return None if value is None else _one_of(value, drafts.VIDEO_RESOLUTIONS)
 
-    @field_validator("duration")
-    @classmethod
-    def _check_duration(cls, value: int) -> int:
-        if value not in drafts.VIDEO_DURATIONS:
-            raise ValueError("not one of the durations")
-        return value
+    @model_validator(mode="after")
+    def _check_model_rules(self) -> Self:
+        model = self.registered_model
+        durations = model.durations if model is not None else drafts.VIDEO_DURATIONS
+        name = model.alias if model is not None else repr(self.model)
+        if self.duration is not None and self.duration not in durations:
+            raise InvalidInputError(
+                "duration",
+                f"{self.duration!r} s is not taken by {name}",
+                allowed=registry.durations_text(durations) + " (seconds)",
+            )
+        if model is None:
+            return self
+        _check_offered(model, self.region)
+        if self.resolution is not None and not model.sends_resolution:
+            raise InvalidInputError(
+                "resolution",
+                f"{model.alias} takes no resolution (the service picks it)",
+                allowed="None, or a model that takes one: "
+                + ", ".join(m.alias for m in registry.VIDEO_MODELS.values() if m.sends_resolution),
+            )
+        return self
+
+    @property
+    def registered_model(self) -> registry.VideoModel | None:
+        """The registry's entry of `model`; None for a raw id it does not know."""
+        model = find_model(self.model, kind=self.kind)
+        return model if isinstance(model, registry.VideoModel) else None
 
     @property
     def model_id(self) -> str:
         """The model id sent to the service: the alias resolved, or the raw id as given."""
         return drafts.resolve_model(self.model, kind=self.kind)
+
+    @property
+    def duration_seconds(self) -> int:
+        """`duration`, or the model's default (5 s where it takes 5 s, else its shortest)."""
+        if self.duration is not None:
+            return self.duration
+        model = self.registered_model
+        return model.default_duration if model is not None else drafts.VIDEO_DURATIONS[0]
+
+    @property
+    def resolution_sent(self) -> str | None:
+        """The `resolution` the draft carries: None for models that take none, else 720p or
+        the one asked for."""
+        model = self.registered_model
+        if model is not None and not model.sends_resolution:
+            return None
+        return self.resolution or drafts.VIDEO_RESOLUTIONS[0]

@@ -86,17 +86,37 @@ class AccountInfo(_Tolerant):
 
 
 class CreditInfo(_Tolerant):
-    """Credits by source; `total` is the service's total_credit or the sum of the three."""
+    """Credits by source; `total` is the larger of two readings (PROTOCOL.md §3).
+
+    One reading is `credit.*` (its total_credit, or the sum of the three kinds); since 2026 the
+    balance may instead sit in `credits_detail` / `expiring_credits` while `credit.*` reads 0.
+    """
 
     gift: int = 0
     purchase: int = 0
     vip: int = 0
     total: int
+    detail_total: int = 0
     can_receive_daily: bool | None = None
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> CreditInfo:
+        detail_total = _residual(data.get("credits_detail")) + _residual(
+            data.get("expiring_credits")
+        )
         if not isinstance(data.get("credit"), dict):
+            if "credits_detail" in data or "expiring_credits" in data:
+                return parse_model(
+                    cls,
+                    {
+                        "total": detail_total,
+                        "detail_total": detail_total,
+                        "can_receive_daily": _obj(data.get("benefit_status")).get(
+                            "can_receive_daily"
+                        ),
+                    },
+                    what="credits",
+                )
             raise ResponseFieldError(
                 "credits: field 'credit' is missing", context={"field": "credit"}
             )
@@ -108,17 +128,48 @@ class CreditInfo(_Tolerant):
         }
         checked = parse_model(_CreditParts, parts, what="credits")
         total = credit.get("total_credit")
+        if total is None:
+            total = checked.gift + checked.purchase + checked.vip
+        elif not isinstance(total, int) or isinstance(total, bool):
+            raise ResponseFieldError(
+                "credits: field 'credit.total_credit' is not a number",
+                context={"field": "credit.total_credit"},
+            )
         return parse_model(
             cls,
             {
                 "gift": checked.gift,
                 "purchase": checked.purchase,
                 "vip": checked.vip,
-                "total": checked.gift + checked.purchase + checked.vip if total is None else total,
+                "total": max(total, detail_total),
+                "detail_total": detail_total,
                 "can_receive_daily": _obj(data.get("benefit_status")).get("can_receive_daily"),
             },
             what="credits",
         )
+
+
+_RESIDUAL_KEYS = ("residual_credits", "residual_credit", "credit", "amount")
+
+
+def _residual(value: Any) -> int:
+    """Credits left in a `credits_detail` / `expiring_credits` reading, whatever its nesting.
+
+    A number counts as is; a list sums its entries; an object sums its lists of entries, or
+    reads the first of `_RESIDUAL_KEYS` it has (`residual_credits` in observed answers).
+    """
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int | float):
+        return max(0, int(value))
+    if isinstance(value, list):
+        return sum(_residual(entry) for entry in value)
+    if isinstance(value, dict):
+        for key in _RESIDUAL_KEYS:
+            if key in value:
+                return _residual(value[key])
+        return sum(_residual(child) for child in value.values() if isinstance(child, list))
+    return 0
 
 
 class _CreditParts(BaseModel):
@@ -128,14 +179,23 @@ class _CreditParts(BaseModel):
 
 
 class CreditReceipt(_Tolerant):
-    """What receiving the daily credits gave (`received` is 0 when already received today)."""
+    """What receiving the daily credits gave (`received` is 0 when already received today).
+
+    `total` is the balance read again after the receipt: the answer itself no longer carries
+    it (older answers had `cur_total_credits`, which is not relied on).
+    """
 
     received: int
     total: int
+    is_first_receive: bool | None = None
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> CreditReceipt:
-        flat = {"received": data.get("receive_quota", 0), "total": data.get("cur_total_credits")}
+    def from_data(cls, data: Mapping[str, Any], *, total: int) -> CreditReceipt:
+        flat = {
+            "received": data.get("receive_quota") or 0,
+            "total": total,
+            "is_first_receive": data.get("is_first_receive"),
+        }
         return parse_model(cls, flat, what="credit receipt")
 
 
@@ -202,6 +262,9 @@ class Asset(BaseModel):
     format: str | None = None
     duration: float | None = None
     cover_url: str | None = None
+    #: The item's id: what get_local_item_list takes for the high-quality video URL.
+    item_id: str | None = None
+    media: Literal["image", "video"] = "image"
 
 
 class QueueInfo(BaseModel):
@@ -237,6 +300,19 @@ def _int(value: Any) -> int | None:
     return None if number is None else int(number)
 
 
+def item_id_of(item: Mapping[str, Any]) -> str | None:
+    """An item's id: `item_id`, `id`, `local_item_id` or `common_attr.id` (PROTOCOL.md §6)."""
+    for value in (
+        item.get("item_id"),
+        item.get("id"),
+        item.get("local_item_id"),
+        _obj(item.get("common_attr")).get("id"),
+    ):
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return None
+
+
 def pick_image(item: Mapping[str, Any]) -> Asset | None:
     """The largest image of an item, or the cover as a fallback (PROTOCOL.md §6)."""
     large = _first_obj(_obj(item.get("image")).get("large_images"))
@@ -247,10 +323,11 @@ def pick_image(item: Mapping[str, Any]) -> Asset | None:
             width=_int(large.get("width")),
             height=_int(large.get("height")),
             format=_text(large.get("format")),
+            item_id=item_id_of(item),
         )
     cover = _obj(item.get("common_attr")).get("cover_url")
     if isinstance(cover, str) and cover:
-        return Asset(url=cover)
+        return Asset(url=cover, item_id=item_id_of(item))
     return None
 
 
@@ -269,12 +346,35 @@ def pick_video(item: Mapping[str, Any]) -> Asset | None:
                 format=_text(rendition.get("format")) or "mp4",
                 duration=_number(rendition.get("duration")),
                 cover_url=_text(cover),
+                item_id=item_id_of(item),
+                media="video",
             )
     for key in ("play_url", "download_url"):
         url = video.get(key)
         if isinstance(url, str) and url:
-            return Asset(url=url, format="mp4", cover_url=_text(cover))
+            return Asset(
+                url=url,
+                format="mp4",
+                cover_url=_text(cover),
+                item_id=item_id_of(item),
+                media="video",
+            )
     return None
+
+
+def hq_video_url(data: Mapping[str, Any]) -> str | None:
+    """The best video URL in a get_local_item_list answer (PROTOCOL.md §7), or None."""
+    item = _first_obj(data.get("item_list"))
+    candidates = (
+        _obj(_obj(_obj(item.get("common_attr")).get("transcoded_video")).get("origin")),
+        _obj(_obj(_obj(item.get("video")).get("transcoded_video")).get("origin")),
+    )
+    for rendition in candidates:
+        url = rendition.get("video_url")
+        if isinstance(url, str) and url:
+            return url
+    url = _obj(item.get("video")).get("download_url")
+    return url if isinstance(url, str) and url else None
 
 
 def parse_record(history_id: str, raw: Any, kind: Kind) -> HistoryRecord:
@@ -305,7 +405,9 @@ def parse_record(history_id: str, raw: Any, kind: Kind) -> HistoryRecord:
             forecast_queue_seconds=_number(forecast.get("forecast_queue_cost")),
             forecast_generate_seconds=_number(forecast.get("forecast_generate_cost")),
         )
-    fail_code = raw.get("fail_code")
+    fail_code = raw.get("fail_code")  # a number or, in newer answers, a string
+    if isinstance(fail_code, float) and fail_code.is_integer():
+        fail_code = int(fail_code)
     return HistoryRecord(
         history_id=history_id,
         status=TaskStatus.from_code(status),

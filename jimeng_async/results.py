@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from abc import abstractmethod
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,12 @@ class Downloader:
         policy: RetryPolicy,
         metrics: Metrics,
         timeout: float,
+        resolve: Callable[[Asset], Awaitable[str]] | None = None,
     ) -> None:
         self._client = client
+        #: Picks the URL to fetch an asset from right before the download (e.g. a video's
+        #: high-quality URL); by default the asset's own URL.
+        self._resolve = resolve
         self._slots = anyio.Semaphore(concurrency)
         self._policy = policy
         self._metrics = metrics
@@ -54,10 +59,14 @@ class Downloader:
             for index, asset in enumerate(assets)
         ]
         await run_all(
-            partial(self._save_one, asset.url, path)
+            partial(self._save_asset, asset, path)
             for asset, path in zip(assets, paths, strict=True)
         )
         return paths
+
+    async def _save_asset(self, asset: Asset, path: Path) -> None:
+        url = asset.url if self._resolve is None else await self._resolve(asset)
+        await self._save_one(url, path)
 
     async def _save_one(self, url: str, path: Path) -> None:
         check_url(url, setting=f"result URL {redact_url(url)}", show=False)

@@ -8,6 +8,7 @@ task between `__aenter__` and `aclose()`.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -19,31 +20,45 @@ import anyio
 import httpx
 
 from . import drafts
-from .auth import mask_token, split_token
+from .auth import mask_token, redact_url, split_token
 from .cache import TTLCache
 from .concurrency import run_all
 from .config import Settings
 from .errors import (
     AuthError,
+    ContentFilteredError,
     InsufficientCreditsError,
     InvalidInputError,
     JimengAPIError,
     JimengError,
     ResponseFieldError,
+    SignerRequiredError,
 )
 from .imagex import ImageXUploader
 from .inputs import ImageRequest, VideoRequest
 from .metrics import Metrics
-from .models import AccountInfo, CreditInfo, CreditReceipt, ImageRef, Kind, TaskStatus
+from .models import (
+    AccountInfo,
+    Asset,
+    CreditInfo,
+    CreditReceipt,
+    ImageRef,
+    Kind,
+    TaskStatus,
+    hq_video_url,
+)
 from .polling import Poller
 from .results import Downloader, ImageResult, VideoResult
+from .signer import SIGNER_HELP, RequestSigner
 from .sources import prepare
 from .tasks import GenerationTask
 from .transport import (
     ACCOUNT_INFO,
+    ALGO_PROXY,
     CREDIT_RECEIVE,
     GENERATE,
     HISTORY,
+    LOCAL_ITEMS,
     USER_CREDIT,
     Transport,
     new_http_client,
@@ -51,13 +66,28 @@ from .transport import (
 
 _KINDS: tuple[Kind, ...] = ("image", "video")
 
+logger = logging.getLogger("jimeng_async")
+
+#: The babi_param of the cn content check (PROTOCOL.md §7), url-encoded by httpx.
+_ALGO_PROXY_BABI = drafts.compact_json(
+    {
+        "scenario": "image_video_generation",
+        "feature_key": "aigc_to_image",
+        "feature_entrance": "to-generate",
+        "feature_entrance_detail": "to-generate-algo_proxy",
+    }
+)
+#: The ret with which the content check refuses an image ("risk not pass").
+_CONTENT_REFUSED_RET = "2003"
+
 
 class JimengSession:
     """An async session for one refresh token (the region comes from its prefix).
 
     Use it as `async with JimengSession(token) as s:`; the poller that waits on generation
     jobs runs only while the session is open. Pass `http_client` to share connections between
-    sessions (give it no cookie jar: see `transport.new_http_client`).
+    sessions (give it no cookie jar: see `transport.new_http_client`). `request_signer`
+    overrides `Settings.request_signer` (see `jimeng_async.signer`).
     """
 
     def __init__(
@@ -66,6 +96,7 @@ class JimengSession:
         *,
         settings: Settings | None = None,
         http_client: httpx.AsyncClient | None = None,
+        request_signer: RequestSigner | None = None,
     ) -> None:
         if not isinstance(refresh_token, str) or not refresh_token.strip():
             raise InvalidInputError("refresh_token", "must be a non-empty string")
@@ -86,6 +117,7 @@ class JimengSession:
             session_id=session_id,
             metrics=self.metrics,
             query_slots=anyio.Semaphore(self.settings.max_queries),
+            signer=request_signer,
         )
         self._uploader = ImageXUploader(transport=self.transport, client=self._client)
         self._downloader = Downloader(
@@ -94,6 +126,7 @@ class JimengSession:
             policy=self.transport.policy,
             metrics=self.metrics,
             timeout=self.settings.request_timeout,
+            resolve=self._download_url,
         )
         self._accounts: TTLCache[AccountInfo] = TTLCache(self.settings.account_ttl)
         self._credits: TTLCache[CreditInfo] = TTLCache(self.settings.credit_ttl)
@@ -166,15 +199,19 @@ class JimengSession:
         )
 
     async def receive_credits(self, *, time_zone: str | None = None) -> CreditReceipt:
-        """Receive today's free credits (a second call the same day receives nothing)."""
+        """Receive today's free credits (a second call the same day receives nothing).
+
+        The answer no longer carries the new total, so the balance is read again after it
+        (that read is not cached: the next `credits()` asks the service again).
+        """
         zone = time_zone or self.profile.time_zone
         try:
             data = await self.transport.call(CREDIT_RECEIVE, {"time_zone": zone})
+            balance = CreditInfo.from_data(await self.transport.call(USER_CREDIT))
         finally:
             self._credits.invalidate()
-        receipt = CreditReceipt.from_data(data)
-        self._last_total = receipt.total
-        return receipt
+        self._observe_balance(balance.total)
+        return CreditReceipt.from_data(data, total=balance.total)
 
     async def token_alive(self) -> bool:
         """Whether the service still accepts the token (asks it, bypassing the cache)."""
@@ -233,7 +270,7 @@ class JimengSession:
         *,
         model: str = drafts.DEFAULT_IMAGE_MODEL,
         ratio: str = "1:1",
-        resolution: str = "2k",
+        resolution: str | None = None,
         negative_prompt: str = "",
         sample_strength: float = 0.5,
         seed: int | None = None,
@@ -245,7 +282,8 @@ class JimengSession:
 
         `submit_id` is the job's idempotency key (a fresh uuid by default). Submitting again
         with the same one, e.g. after an error whose `context["submit_id"]` names it, returns
-        the same job and is not charged twice.
+        the same job and is not charged twice. The model must be offered in the token's region
+        (`jm.models(region=...)`); `resolution` defaults to the model's own (2k for most).
         """
         self._require_open()
         submit_id = _check_submit_id(submit_id)
@@ -258,6 +296,7 @@ class JimengSession:
             sample_strength=sample_strength,
             seed=seed,
             intelligent_ratio=intelligent_ratio,
+            region=self.region,
         )
         if images is not None:
             if isinstance(images, str | bytes) or not isinstance(images, Sequence):
@@ -265,7 +304,12 @@ class JimengSession:
             drafts.check_image_count(len(images))
         await self._ensure_credits()
         refs = await self._upload_all(images or [])
-        draft = drafts.build_image_draft(request, images=[_uploaded(r) for r in refs])
+        await self._check_contents([(f"images[{i}]", ref) for i, ref in enumerate(refs)])
+        draft = drafts.build_image_draft(
+            request,
+            images=[_uploaded(r) for r in refs],
+            version=self.settings.effective_draft_version,
+        )
         return await self._submit(draft, request.model_id, submit_id, "image")
 
     async def submit_video(
@@ -274,8 +318,8 @@ class JimengSession:
         *,
         model: str = drafts.DEFAULT_VIDEO_MODEL,
         ratio: str = "16:9",
-        resolution: str = "720p",
-        duration: int = 5,
+        resolution: str | None = None,
+        duration: int | None = None,
         seed: int | None = None,
         first_frame: Any = None,
         end_frame: Any = None,
@@ -283,7 +327,9 @@ class JimengSession:
     ) -> GenerationTask:
         """Submit a video job from text, or from a first and/or an end frame.
 
-        `submit_id` is the job's idempotency key, as for `submit_image`.
+        `submit_id` is the job's idempotency key, as for `submit_image`. `duration` defaults to
+        the model's own (5 s where it takes 5 s); `resolution` is only for the models that take
+        one (3.0 and 3.0-fast, 720p by default). Seedance 2.0 needs a request signer.
         """
         self._require_open()
         submit_id = _check_submit_id(submit_id)
@@ -294,14 +340,31 @@ class JimengSession:
             resolution=resolution,
             duration=duration,
             seed=seed,
+            region=self.region,
         )
+        registered = request.registered_model
+        signer_missing = self.transport.signer is None
+        if registered is not None and registered.needs_browser_signature and signer_missing:
+            raise SignerRequiredError(f"{registered.alias}: {SIGNER_HELP}")
         await self._ensure_credits()
-        frames = [f for f in (first_frame, end_frame) if f is not None]
-        refs = iter(await self._upload_all(frames))
+        frames = [
+            (name, f)
+            for name, f in (("first_frame", first_frame), ("end_frame", end_frame))
+            if f is not None
+        ]
+        uploaded = await self._upload_all([f for _, f in frames])
+        await self._check_contents(
+            [(name, ref) for (name, _), ref in zip(frames, uploaded, strict=True)]
+        )
+        refs = iter(uploaded)
         first = _uploaded(next(refs)) if first_frame is not None else None
         end = _uploaded(next(refs)) if end_frame is not None else None
         draft = drafts.build_video_draft(
-            request, first_frame=first, end_frame=end, submit_id=submit_id
+            request,
+            first_frame=first,
+            end_frame=end,
+            submit_id=submit_id,
+            version=self.settings.effective_draft_version,
         )
         return await self._submit(draft, request.model_id, submit_id, "video")
 
@@ -334,6 +397,53 @@ class JimengSession:
         if kind not in _KINDS:
             raise InvalidInputError("kind", f"{kind!r} is not allowed", allowed="image, video")
         return self._task(history_id, kind, submit_id, created_at)
+
+    async def _check_contents(self, inputs: Sequence[tuple[str, ImageRef]]) -> None:
+        """The cn content check of uploaded inputs (PROTOCOL.md §7), when it is turned on.
+
+        A refusal fails with ContentFilteredError naming the input; any other failure of the
+        check does not block (it is advisory: generation checks again).
+        """
+        if not (self.settings.content_check and self.profile.name == "cn"):
+            return
+        for name, ref in inputs:
+            body = {
+                "scene": "image_face_ip",
+                "options": {"ip_check": True},
+                "req_key": "benchmark_test_user_upload_image_input",
+                "file_list": [{"file_uri": ref.uri}],
+                "req_params": {},
+            }
+            try:
+                await self.transport.call(ALGO_PROXY, body, params={"babi_param": _ALGO_PROXY_BABI})
+            except JimengAPIError as exc:
+                if exc.context.get("ret") == _CONTENT_REFUSED_RET:
+                    raise ContentFilteredError(
+                        f"{name}: the service's content check refused this image ({exc.message})",
+                        context={**exc.context, "input": name},
+                        ret=_CONTENT_REFUSED_RET,
+                    ) from None
+                logger.info("content check of %s skipped after %s", name, exc.code)
+
+    async def _download_url(self, asset: Asset) -> str:
+        """The URL to download `asset` from: for a video, the high-quality one when the
+        service gives it (get_local_item_list), else the history URL."""
+        if not (self.settings.hq_video_url and asset.media == "video" and asset.item_id):
+            return asset.url
+        body = {
+            "item_id_list": [asset.item_id],
+            "pack_item_opt": {"scene": 1, "need_data_integrity": True},
+            "is_for_video_download": True,
+        }
+        try:
+            url = hq_video_url(await self.transport.call(LOCAL_ITEMS, body))
+        except JimengAPIError as exc:
+            logger.info("high-quality video URL unavailable (%s); using the history URL", exc.code)
+            return asset.url
+        if url is None:
+            return asset.url
+        logger.debug("downloading the high-quality video %s", redact_url(url))
+        return url
 
     async def _ensure_credits(self) -> None:
         """If the total is 0 or less, receive the daily credits once; fail if still short."""

@@ -21,7 +21,7 @@ import anyio
 import backoff
 import httpx
 
-from .auth import build_headers, default_params
+from .auth import SECRET_HEADERS, build_headers, default_params
 from .config import RegionProfile, Settings
 from .errors import (
     APIError,
@@ -35,6 +35,7 @@ from .errors import (
     error_for_ret,
 )
 from .metrics import Metrics
+from .signer import RequestSigner, SignableRequest
 
 logger = logging.getLogger("jimeng_async")
 
@@ -51,6 +52,8 @@ class Endpoint:
     extra_params: tuple[tuple[str, str], ...] = ()
     referer_path: str = "/ai-tool/image/generate"
     empty_body: bool = False
+    #: Whether a configured request signer signs this call (the calls the browser signs).
+    signed: bool = False
 
 
 ACCOUNT_INFO = Endpoint(
@@ -62,8 +65,12 @@ ACCOUNT_INFO = Endpoint(
 USER_CREDIT = Endpoint("user_credit", "/commerce/v1/benefits/user_credit", commerce=True)
 CREDIT_RECEIVE = Endpoint("credit_receive", "/commerce/v1/benefits/credit_receive", commerce=True)
 UPLOAD_TOKEN = Endpoint("get_upload_token", "/mweb/v1/get_upload_token")
-GENERATE = Endpoint("generate", "/mweb/v1/aigc_draft/generate")
+GENERATE = Endpoint("generate", "/mweb/v1/aigc_draft/generate", signed=True)
 HISTORY = Endpoint("get_history_by_ids", "/mweb/v1/get_history_by_ids")
+ALGO_PROXY = Endpoint("algo_proxy", "/mweb/v1/algo_proxy")
+LOCAL_ITEMS = Endpoint(
+    "get_local_item_list", "/mweb/v1/get_local_item_list", referer_path="/ai-tool/video/generate"
+)
 
 
 def new_http_client(
@@ -266,8 +273,10 @@ class Transport:
         session_id: str,
         metrics: Metrics,
         query_slots: anyio.Semaphore,
+        signer: RequestSigner | None = None,
     ) -> None:
         self.client = client
+        self.signer = signer if signer is not None else settings.request_signer
         self.settings = settings
         self.profile = profile
         self.metrics = metrics
@@ -276,9 +285,14 @@ class Transport:
         self._query_slots = query_slots
 
     async def call(
-        self, endpoint: Endpoint, body: Mapping[str, Any] | None = None, *, retry_safe: bool = True
+        self,
+        endpoint: Endpoint,
+        body: Mapping[str, Any] | None = None,
+        *,
+        retry_safe: bool = True,
+        params: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """POST `body` to `endpoint` and return the envelope's data."""
+        """POST `body` to `endpoint` (with extra query `params`); return the envelope's data."""
         content = (
             b""
             if endpoint.empty_body
@@ -287,7 +301,7 @@ class Transport:
 
         async def attempt(number: int) -> dict[str, Any]:
             async with self._query_slots:
-                return await self._send_once(endpoint, content, number)
+                return await self._send_once(endpoint, content, number, params or {})
 
         return await call_with_retries(
             attempt,
@@ -297,19 +311,25 @@ class Transport:
             retry_safe=retry_safe,
         )
 
-    async def _send_once(self, endpoint: Endpoint, content: bytes, number: int) -> dict[str, Any]:
+    async def _send_once(
+        self, endpoint: Endpoint, content: bytes, number: int, extra: Mapping[str, str]
+    ) -> dict[str, Any]:
         base = self.profile.commerce_url if endpoint.commerce else self.profile.base_url
         params = {} if endpoint.commerce else default_params(self.profile, self.settings)
         params.update(endpoint.extra_params)
+        params.update(extra)
         headers = build_headers(
             session_id=self._session_id,
             profile=self.profile,
             path=endpoint.path,
+            settings=self.settings,
             commerce=endpoint.commerce,
             referer_path=endpoint.referer_path,
         )
         if content:
             headers["Content-Type"] = "application/json"
+        if endpoint.signed and self.signer is not None:
+            await self._sign(endpoint, base + endpoint.path, params, headers, content)
         context: dict[str, Any] = {"endpoint": endpoint.name, "attempt": number}
         async with measured(
             self.metrics,
@@ -326,3 +346,33 @@ class Transport:
             data = decode_envelope(response, context)
             attempt.ok = True
             return data
+
+    async def _sign(
+        self,
+        endpoint: Endpoint,
+        url: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        content: bytes,
+    ) -> None:
+        """Let the signer add its query parameters and headers (each attempt is signed anew).
+
+        The signer never sees the Cookie or Sign, and may not replace them.
+        """
+        assert self.signer is not None
+        visible = {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
+        request = SignableRequest(
+            method="POST",
+            url=url,
+            params=dict(params),
+            headers=visible,
+            body=content,
+            endpoint=endpoint.name,
+        )
+        signature = await self.signer(request)
+        if signature is None:
+            return
+        params.update({str(k): str(v) for k, v in signature.params.items()})
+        for name, value in signature.headers.items():
+            if name.lower() not in SECRET_HEADERS:
+                headers[str(name)] = str(value)

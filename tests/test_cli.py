@@ -58,3 +58,14 @@ def test_commands_need_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JIMENG_TOKEN", raising=False)
     with pytest.raises(SystemExit, match="JIMENG_TOKEN"):
         main(["account"])
+
+
+def test_models_command_lists_a_region(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--region", "us"]) == 0
+    out = capsys.readouterr().out
+    assert "nanobanana" in out
+    assert "jimeng-video-3.5-pro" in out
+    assert "jimeng-5.0" not in out
+    assert "jimeng-2.1" not in out
+    assert main(["models", "--all"]) == 0
+    assert "jimeng-2.1" in capsys.readouterr().out

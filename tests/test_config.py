@@ -37,7 +37,7 @@ def test_defaults() -> None:
     s = Settings()
     assert (s.request_timeout, s.generation_timeout, s.max_retries) == (45.0, 1200.0, 3)
     assert (s.max_uploads, s.max_queries, s.account_ttl, s.credit_ttl) == (3, 5, 600.0, 30.0)
-    assert (s.device_platform, s.da_version, s.web_version) == ("web", "3.3.2", "7.5.0")
+    assert (s.device_platform, s.da_version, s.web_version) == ("web", "3.3.9", "7.5.0")
 
 
 def test_environment_overrides_default_and_argument_overrides_environment(

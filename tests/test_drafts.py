@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jimeng_async import drafts
+from jimeng_async import drafts, registry
 from jimeng_async.drafts import (
     IMAGE_SIZES,
     MAX_BLEND_IMAGES,
@@ -125,7 +125,7 @@ def test_image_draft_outer_fields() -> None:
         "min_version": "3.0.2",
         "min_features": [],
         "is_from_tsn": True,
-        "version": "3.3.2",
+        "version": "3.3.9",
         "main_component_id": component_of(draft)["id"],
         "component_list": [component_of(draft)],
     }
@@ -147,8 +147,8 @@ def test_text_to_image_component_fields() -> None:
     abilities = component["abilities"]
     assert set(abilities) == {"type", "id", "generate"}
     generate = abilities["generate"]
-    assert set(generate) == {"type", "id", "core_param", "history_option"}
-    assert set(generate["history_option"]) == {"type", "id"}
+    assert set(generate) == {"type", "id", "core_param", "gen_option"}
+    assert without_id(generate["gen_option"]) == {"type": "", "generate_all": False}
     core = generate["core_param"]
     assert list(core) == [
         "type",
@@ -162,7 +162,7 @@ def test_text_to_image_component_fields() -> None:
         "large_image_info",
         "intelligent_ratio",
     ]
-    assert core["model"] == "high_aes_general_v40"
+    assert core["model"] == "high_aes_general_v40l"
     assert core["prompt"] == "a cat"
     assert core["negative_prompt"] == "blurry"
     assert core["seed"] == 2_550_000_000
@@ -253,10 +253,13 @@ def test_blend_fields(count: int) -> None:
     assert component["type"] == "image_base_component"
     assert component["generate_type"] == "blend"
     abilities = component["abilities"]
-    assert set(abilities) == {"type", "id", "blend", "history_option"}
-    assert set(abilities["history_option"]) == {"type", "id"}
+    assert set(abilities) == {"type", "id", "blend", "gen_option"}
+    assert without_id(abilities["gen_option"]) == {"type": "", "generate_all": False}
+    assert draft["min_version"] == "3.2.9"
     blend = abilities["blend"]
-    assert set(blend) == {
+    # The blend ability carries its own min_version from two images on (PROTOCOL.md §5).
+    assert blend.get("min_version") == ("3.2.9" if count >= 2 else None)
+    assert set(blend) - {"min_version"} == {
         "type",
         "id",
         "min_features",
@@ -312,10 +315,10 @@ def video_input(draft: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_video_draft_fields_without_frames() -> None:
-    draft = video_draft(model="jimeng-video-3.0-pro", ratio="21:9", resolution="1080p")
+    draft = video_draft(model="jimeng-video-3.0", ratio="21:9", resolution="1080p")
     assert draft["type"] == "draft"
     assert draft["min_version"] == "3.0.5"
-    assert draft["version"] == "3.3.2"
+    assert draft["version"] == "3.3.9"
     assert draft["is_from_tsn"] is True
     assert draft["min_features"] == []
     component = component_of(draft)
@@ -331,7 +334,7 @@ def test_video_draft_fields_without_frames() -> None:
     assert set(gen_video) == {"type", "id", "text_to_video_params", "video_task_extra"}
     params = gen_video["text_to_video_params"]
     assert params["type"] == ""
-    assert params["model_req_key"] == "dreamina_ic_generate_video_model_vgfm_3.0_pro"
+    assert params["model_req_key"] == "dreamina_ic_generate_video_model_vgfm_3.0"
     assert params["priority"] == 0
     assert params["seed"] == 2_550_000_001
     assert params["video_aspect_ratio"] == "21:9"
@@ -482,7 +485,7 @@ def test_resolve_video_aliases(alias: str, model_id: str) -> None:
         ("", "image"),
         ("high aes", "image"),
         ("model\tid", "video"),
-        ("jimeng-5.0", "image"),
+        ("jimeng-5.9", "image"),
         ("Jimeng-Video-9", "video"),
     ],
 )
@@ -490,12 +493,12 @@ def test_resolve_model_refusals(value: str, kind: drafts.ModelKind) -> None:
     with pytest.raises(InvalidInputError) as info:
         resolve_model(value, kind=kind)
     assert info.value.field == "model"
-    aliases = drafts.IMAGE_MODELS if kind == "image" else drafts.VIDEO_MODELS
+    aliases = registry.aliases_in(kind, None)
     assert all(alias in str(info.value) for alias in aliases)
 
 
 def test_resolve_model_passes_unknown_raw_ids() -> None:
-    assert resolve_model("high_aes_general_v50", kind="image") == "high_aes_general_v50"
+    assert resolve_model("high_aes_general_v99", kind="image") == "high_aes_general_v99"
     assert resolve_model("dreamina_future_model", kind="video") == "dreamina_future_model"
 
 
@@ -547,18 +550,21 @@ def test_history_image_info() -> None:
 
 
 def test_bodies_pass_the_emulators_checker() -> None:
-    from jimeng_async.images import ImageHeader
-    from jimeng_async.testing.drafts_check import check_generate
+    from jimeng_async.testing.drafts_check import Context, check_generate
+    from jimeng_async.testing.probe import ImageInfo
+    from jimeng_async.testing.tables import REGIONS
 
     uploads = {f"tos-cn-i-x/{i}": upload(i) for i in range(MAX_BLEND_IMAGES)}
 
-    def committed(uri: str) -> ImageHeader | None:
+    def committed(uri: str) -> ImageInfo | None:
         image = uploads.get(uri)
-        return None if image is None else ImageHeader(image.format, image.width, image.height)
+        return None if image is None else ImageInfo(image.format, image.width, image.height)
 
     image_req = ImageRequest(prompt="a cat", ratio="16:9", resolution="4k")
     smart_req = ImageRequest(prompt="a cat", model="jimeng-3.0", intelligent_ratio=True)
-    video_req = VideoRequest(prompt="waves", ratio="9:16", duration=10, resolution="1080p")
+    video_req = VideoRequest(
+        prompt="waves", model="jimeng-video-3.0", ratio="9:16", duration=10, resolution="1080p"
+    )
     cases: list[tuple[ImageRequest | VideoRequest, dict[str, Any], bool]] = [
         (image_req, build_image_draft(image_req), False),
         (image_req, build_image_draft(image_req, images=tuple(uploads.values())), False),
@@ -574,6 +580,6 @@ def test_bodies_pass_the_emulators_checker() -> None:
         body = build_generate_body(
             draft=draft, model_id=req.model_id, submit_id="sub", aid=513695, video=video
         )
-        spec = check_generate(body, aid=513695, committed=committed).spec
+        spec = check_generate(body, Context(REGIONS["cn"], committed)).spec
         assert spec.model == req.model_id
         assert spec.kind == ("video" if video else "image")

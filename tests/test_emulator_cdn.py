@@ -1,17 +1,18 @@
-"""Result files: signed CDN URLs, real PNG bytes per prompt, tiny MP4s, expiry."""
+"""Result files: signed CDN URLs, PNGs and H.264 MP4s true to their records, expiry."""
 
 from __future__ import annotations
 
-import struct
-import zlib
+import io
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import av
 import httpx
 import pytest
+from PIL import Image, ImageDraw
 from test_emulator_web import image_body, ok, video_body
 
-from jimeng_async.images import probe
 from jimeng_async.testing import EmulatorConfig, media
 from jimeng_async.testing.server import Emulator
 
@@ -46,14 +47,13 @@ def image_urls(record: dict[str, object]) -> list[str]:
     return [item["image"]["large_images"][0]["image_url"] for item in items]
 
 
-def decode_png_pixels(data: bytes) -> bytes:
-    """The raw scanlines of a PNG written by media.png (filter 0, one IDAT)."""
-    (length,) = struct.unpack(">I", data[33:37])
-    assert data[37:41] == b"IDAT"
-    return zlib.decompress(data[41 : 41 + length])
+def open_png(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
 
 
-async def test_images_are_real_pngs_that_differ_per_prompt(
+async def test_images_are_pngs_at_the_claimed_size_that_differ_per_prompt(
     emulator: Emulator, client: httpx.AsyncClient
 ) -> None:
     token = emulator.add_account(credits=10)
@@ -67,32 +67,79 @@ async def test_images_are_real_pngs_that_differ_per_prompt(
         assert response.status_code == 200
         assert response.headers["content-type"] == "image/png"
         assert int(response.headers["content-length"]) == len(response.content)
-    header = probe(cat_files[0].content)
-    assert (header.format, header.width, header.height) == ("png", 64, 36)
-    assert (probe(dog_file.content).width, probe(dog_file.content).height) == (64, 64)
-    assert len({r.content for r in cat_files}) == 4  # one picture per item
-    cat_pixels = decode_png_pixels(cat_files[0].content)
-    assert cat_pixels != decode_png_pixels(dog_file.content)
-    assert len(cat_pixels) == 36 * (1 + 64 * 3)
+    cat = open_png(cat_files[0].content)
+    assert (cat.format, cat.size) == ("PNG", (2560, 1440))
+    claimed = cats["item_list"][0]["image"]["large_images"][0]
+    assert cat.size == (claimed["width"], claimed["height"])
+    assert open_png(dog_file.content).size == (2048, 2048)
+    assert len({r.content for r in cat_files}) == 4  # one picture per item (its label differs)
+    assert cat.convert("RGB").getpixel((0, 0)) != open_png(dog_file.content).convert(
+        "RGB"
+    ).getpixel((0, 0))
+    renders = emulator.media.renders
     again = await client.get(image_urls(cats)[0])
     assert again.content == cat_files[0].content
+    assert emulator.media.renders == renders  # served from the cache
 
 
-async def test_video_is_an_mp4_with_a_cover(emulator: Emulator, client: httpx.AsyncClient) -> None:
+async def test_images_show_the_prompt_and_job_id(
+    emulator: Emulator, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[str] = []
+    original = ImageDraw.ImageDraw.text
+
+    def spy(self: ImageDraw.ImageDraw, xy: Any, text: Any, *args: Any, **kwargs: Any) -> None:
+        written.append(str(text))
+        original(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", spy)
     token = emulator.add_account(credits=10)
-    record = await finished(emulator, client, token, video_body("a storm"))
+    record = await finished(emulator, client, token, image_body("a lighthouse at dawn"))
+    response = await client.get(image_urls(record)[0])
+    assert response.status_code == 200
+    assert "a lighthouse at dawn" in written
+    assert f"job {record['id']}" in written
+
+
+async def test_4k_images_are_fast_and_small(emulator: Emulator, client: httpx.AsyncClient) -> None:
+    token = emulator.add_account(credits=10)
+    body = image_body("a wide valley", size=(6048, 2592, 108), resolution="4k")
+    record = await finished(emulator, client, token, body)
+    response = await client.get(image_urls(record)[0])
+    assert open_png(response.content).size == (6048, 2592)
+    assert len(response.content) < 2 * 1024 * 1024
+
+
+async def test_video_is_an_h264_mp4_at_the_claimed_size_and_duration(
+    emulator: Emulator, client: httpx.AsyncClient
+) -> None:
+    token = emulator.add_account(credits=10)
+    body = video_body("a storm", duration_ms=10000, resolution="720p", ratio="9:16")
+    record = await finished(emulator, client, token, body)
     items = record["item_list"]
     assert isinstance(items, list)
     video = items[0]["video"]
-    response = await client.get(video["transcoded_video"]["origin"]["video_url"])
+    origin = video["transcoded_video"]["origin"]
+    response = await client.get(origin["video_url"])
     assert response.status_code == 200
     assert response.headers["content-type"] == "video/mp4"
-    size, kind = struct.unpack(">I4s", response.content[:8])
-    assert kind == b"ftyp"
-    assert response.content[8:12] == b"isom"
-    assert response.content[size + 4 : size + 8] == b"moov"
+    with av.open(io.BytesIO(response.content)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert (
+            (stream.codec_context.width, stream.codec_context.height)
+            == (
+                origin["width"],
+                origin["height"],
+            )
+            == (720, 1280)
+        )
+        assert container.duration is not None
+        assert container.duration / av.time_base == pytest.approx(origin["duration"], abs=0.3)
+        frames = sum(1 for _ in container.decode(stream))
+        assert frames >= 1
     cover = await client.get(video["thumbnail_url"])
-    assert probe(cover.content).format == "png"
+    assert open_png(cover.content).format == "PNG"
 
 
 async def test_expired_and_forged_urls_are_refused(
@@ -115,14 +162,14 @@ async def test_expired_and_forged_urls_are_refused(
 
 
 def test_media_helpers() -> None:
-    assert media.preview_size(5120, 2880) == (64, 36)
-    assert media.preview_size(936, 1664) == (36, 64)
-    assert media.preview_size(10, 20) == (10, 20)
-    picture = media.png(8, 4, "key")
-    assert probe(picture).width == 8
-    assert picture == media.png(8, 4, "key")
-    assert picture != media.png(8, 4, "other key")
-    movie = media.mp4(1280, 720, 5000)
-    assert movie[4:8] == b"ftyp"
-    assert movie.endswith(b"jimeng-emulator")
-    assert struct.pack(">I", 5000) in movie
+    assert media.cover_size(5120, 2880) == (640, 360)
+    assert media.cover_size(10, 20) == (10, 20)
+    picture = media.render_png(80, 40, prompt="p", job_id="1", label="x")
+    assert open_png(picture).size == (80, 40)
+    assert picture == media.render_png(80, 40, prompt="p", job_id="1", label="x")
+    assert picture != media.render_png(80, 40, prompt="p", job_id="2", label="x")
+    movie = media.render_mp4(64, 48, 2000, prompt="p", job_id="1")
+    with av.open(io.BytesIO(movie)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert container.duration is not None
+        assert container.duration / av.time_base == pytest.approx(2.0, abs=0.3)

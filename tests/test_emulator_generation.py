@@ -192,7 +192,7 @@ BAD_DRAFTS: list[tuple[str, dict[str, Any], str]] = [
     ("blend foreign uri", blend_body("x", [("tos-cn-i-a/stranger", 10, 10)]), "image_uri"),
     ("blend size", blend_body("x", [("tos-cn-i-a/one", 641, 480)]), "width"),
     ("blend 11 images", blend_body("x", [ONE] * 11), "ability_list"),
-    ("video duration", video_body("x", duration_ms=6000), "duration_ms"),
+    ("video duration", video_body("x", duration_ms=16000), "duration_ms"),
     ("video resolution", video_body("x", resolution="480p"), "resolution"),
     ("video ratio", video_body("x", ratio="2:1"), "video_aspect_ratio"),
     ("video fps", edit_draft(video_body("x"), _set(_video_input, "fps", 30)), "fps"),
@@ -333,7 +333,7 @@ async def test_blocked_words_fail_after_the_queue(
     assert emulator.record_status(history_id) == 20
     emulator.advance(emulator.records[history_id].phases.queue_end + EPSILON)
     record = (await history(client, token, [history_id]))[history_id]
-    assert (record["status"], record["fail_code"]) == (30, "2038")
+    assert (record["status"], str(record["fail_code"])) == (30, "2038")
     assert record["item_list"] == []
     assert record["fail_msg"]
 
@@ -348,7 +348,23 @@ async def test_failure_rate_fails_jobs_with_other_codes() -> None:
         emulator.advance(emulator.records[history_id].phases.finish + EPSILON)
         record = (await history(client, token, [history_id]))[history_id]
         assert record["status"] == 30
-        assert record["fail_code"] in ("2039", "2040")
+        # The service sends fail_code as a number or as a string (PROTOCOL.md §6).
+        assert str(record["fail_code"]) in ("2039", "2040")
+
+
+@pytest.mark.parametrize(("rate", "kind"), [(0.0, str), (1.0, int)])
+async def test_fail_code_is_a_number_or_a_string(rate: float, kind: type) -> None:
+    config = EmulatorConfig(web_latency=(0.0, 0.0), numeric_fail_code_rate=rate)
+    async with Emulator(time_scale=1.0, seed=5, config=config) as emulator, \
+            httpx.AsyncClient(base_url=emulator.url) as client:  # fmt: skip
+        emulator.freeze_clock()
+        token = emulator.add_account(credits=10)
+        history_id = await submit(client, token, image_body("a blocked word"))
+        emulator.advance(emulator.records[history_id].phases.finish + EPSILON)
+        record = (await history(client, token, [history_id]))[history_id]
+        assert record["status"] == 30
+        assert type(record["fail_code"]) is kind
+        assert str(record["fail_code"]) == "2038"
 
 
 async def test_video_job_with_frames(emulator: Emulator, client: httpx.AsyncClient) -> None:

@@ -19,9 +19,9 @@ from sigv4_reference import botocore_headers
 
 from jimeng_async.auth import build_headers, default_params, split_token
 from jimeng_async.config import DEFAULT_REGIONS, RegionProfile, Settings
-from jimeng_async.images import ImageHeader
 from jimeng_async.sigv4 import Credentials, sign_request
 from jimeng_async.testing import Emulator, EmulatorConfig
+from jimeng_async.testing.probe import ImageInfo
 
 pytestmark = pytest.mark.anyio
 
@@ -198,7 +198,7 @@ class Env:
         service_id = data["space_name" if profile.international else "service_id"]
         return Upload(self.client, self.base_url, profile, credentials, service_id, signer)
 
-    def committed_image(self, token: str, uri: str) -> ImageHeader | None:
+    def committed_image(self, token: str, uri: str) -> ImageInfo | None:
         return self.emulator.imagex.committed_image(token, uri)
 
 
@@ -250,7 +250,7 @@ async def test_full_flow_cn(env: Env, signer: Signer) -> None:
     assert plugin["ImageSize"] == len(image)
     assert plugin["ImageMd5"] == hashlib.md5(image).hexdigest()
     assert result["RequestId"]
-    assert env.committed_image(token, uri) == ImageHeader("png", 7, 5)
+    assert env.committed_image(token, uri) == ImageInfo("png", 7, 5)
     assert env.committed_image(env.add_account("cn"), uri) is None
 
 
@@ -316,7 +316,7 @@ async def test_commit_reports_the_image_size(env: Env, image: tuple[bytes, str, 
         width,
         height,
     )
-    assert env.committed_image(token, uri) == ImageHeader(fmt, width, height)
+    assert env.committed_image(token, uri) == ImageInfo(fmt, width, height)
 
 
 async def test_large_upload_is_streamed_and_hashed(env: Env) -> None:

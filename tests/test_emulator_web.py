@@ -299,7 +299,8 @@ async def test_account_info_accepts_an_empty_body(
         (None, {"Device-Time": None}, "Device-Time"),
         (None, {"Sign-Ver": "2"}, "Sign-Ver"),
         (None, {"Pf": None}, "Pf"),
-        (None, {"Appvr": "2.0.0"}, "Appvr"),
+        (None, {"Appvr": "eight"}, "Appvr"),
+        (None, {"Appvr": "2.0.0"}, "Sign"),  # Sign was made with the Appvr not sent
         (None, {"Appid": "513641"}, "Appid"),
         ({"web_version": None}, None, "web_version"),
         ({"webId": None}, None, "webId"),
@@ -351,13 +352,16 @@ async def test_us_token_refuses_cn_params_and_cookie_region(
     assert "store-region" in wrong_store["errmsg"]
 
 
-async def test_commerce_calls_refuse_default_params(
+async def test_commerce_calls_take_default_params_or_none(
     emulator: Emulator, client: httpx.AsyncClient
 ) -> None:
+    # Clients send none; the service also accepts them, and then checks them as usual.
     token = emulator.add_account()
-    envelope = await web(client, token, "user_credit", {}, params={"aid": "513695"})
-    assert envelope["ret"] == "4002"
-    assert "aid" in envelope["errmsg"]
+    defaults = auth.default_params(DEFAULT_REGIONS["cn"], _SETTINGS)
+    assert (await web(client, token, "user_credit", {}, params=dict(defaults)))["ret"] == "0"
+    wrong = await web(client, token, "user_credit", {}, params={**defaults, "aid": "513641"})
+    assert wrong["ret"] == "4002"
+    assert "aid" in wrong["errmsg"]
 
 
 async def test_missing_cookie_fields_are_refused(
@@ -408,15 +412,17 @@ async def test_daily_credits_once_per_emulated_day(
     before = await ok(client, token, "user_credit", {})
     assert before["benefit_status"]["can_receive_daily"] is True
     first = await ok(client, token, "credit_receive", body)
-    assert first == {"cur_total_credits": 105, "receive_quota": 100}
+    assert first["is_first_receive"] is True
+    assert (first["cur_total_credits"], first["receive_quota"]) == (105, 100)
     second = await ok(client, token, "credit_receive", body)
-    assert second == {"cur_total_credits": 105, "receive_quota": 0}
+    assert (second["cur_total_credits"], second["receive_quota"]) == (105, 0)
     after = await ok(client, token, "user_credit", {})
     assert after["credit"]["gift_credit"] == 100
     assert after["benefit_status"]["can_receive_daily"] is False
     emulator.new_day()
     third = await ok(client, token, "credit_receive", body)
-    assert third == {"cur_total_credits": 205, "receive_quota": 100}
+    assert (third["cur_total_credits"], third["receive_quota"]) == (205, 100)
+    assert third["is_first_receive"] is False
     assert emulator.credits_of(token) == 205
 
 

@@ -71,7 +71,9 @@ async def test_text_to_video_and_save(
     jimeng_emulator: Emulator, jimeng_token: str, tmp_path: Path
 ) -> None:
     async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
-        result = await s.generate_video("waves at dusk", duration=10, resolution="1080p")
+        result = await s.generate_video(
+            "waves at dusk", model="jimeng-video-3.0", duration=10, resolution="1080p"
+        )
         paths = await result.save(tmp_path)
     assert isinstance(result, jm.VideoResult)
     assert result.video.duration == pytest.approx(10.0)

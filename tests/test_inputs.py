@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from jimeng_async import drafts, inputs
+from jimeng_async import drafts, inputs, registry
 from jimeng_async.errors import InvalidInputError
 from jimeng_async.inputs import (
     MAX_PROMPT_CHARS,
@@ -44,15 +44,17 @@ def test_image_defaults() -> None:
     req = ImageRequest(prompt="a cat")
     assert req.model_dump() == {
         "prompt": "a cat",
-        "model": "jimeng-4.0",
+        "model": "jimeng-4.5",
         "ratio": "1:1",
-        "resolution": "2k",
+        "resolution": None,
         "negative_prompt": "",
         "sample_strength": 0.5,
         "seed": None,
         "intelligent_ratio": False,
+        "region": None,
     }
-    assert req.model_id == "high_aes_general_v40"
+    assert req.model_id == "high_aes_general_v40l"
+    assert req.effective_resolution == "2k"
     assert req.size == (2048, 2048, 1)
 
 
@@ -60,13 +62,16 @@ def test_video_defaults() -> None:
     req = VideoRequest.build(prompt="waves")
     assert req.model_dump() == {
         "prompt": "waves",
-        "model": "jimeng-video-3.0",
+        "model": "jimeng-video-3.5-pro",
         "ratio": "16:9",
-        "resolution": "720p",
-        "duration": 5,
+        "resolution": None,
+        "duration": None,
         "seed": None,
+        "region": None,
     }
-    assert req.model_id == "dreamina_ic_generate_video_model_vgfm_3.0"
+    assert req.model_id == "dreamina_ic_generate_video_model_vgfm_3.5_pro"
+    assert req.duration_seconds == 5
+    assert req.resolution_sent is None
 
 
 @pytest.mark.parametrize(("ratio", "resolution"), list(drafts.IMAGE_SIZES))
@@ -75,9 +80,22 @@ def test_every_image_size_is_accepted(ratio: str, resolution: str) -> None:
     assert req.size == drafts.IMAGE_SIZES[(ratio, resolution)]
 
 
-@pytest.mark.parametrize(("alias", "model_id"), list(drafts.IMAGE_MODELS.items()))
+@pytest.mark.parametrize(
+    ("alias", "model_id"),
+    [(m.alias, m.id) for m in registry.IMAGE_MODELS.values() if not m.withdrawn],
+)
 def test_image_aliases_resolve(alias: str, model_id: str) -> None:
     assert ImageRequest(prompt="p", model=alias).model_id == model_id
+
+
+@pytest.mark.parametrize("model", [m for m in registry.IMAGE_MODELS.values() if m.withdrawn])
+def test_withdrawn_image_models_are_known_and_refused(model: registry.ImageModel) -> None:
+    for name in (model.alias, model.id):
+        error = refusal(ImageRequest, prompt="p", model=name)
+        assert error.field == "model"
+        assert "withdrawn" in str(error)
+        assert error.allowed is not None
+        assert "jimeng-4.5" in error.allowed
 
 
 @pytest.mark.parametrize(("alias", "model_id"), list(drafts.VIDEO_MODELS.items()))
@@ -86,7 +104,7 @@ def test_video_aliases_resolve(alias: str, model_id: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["high_aes_general_v50", "high_aes_general_v30l:general_v3.0_18b", "text2img_xl_sft"]
+    "raw", ["high_aes_general_v50", "high_aes_general_v30l:general_v3.0_18b", "future_model_v9"]
 )
 def test_raw_image_model_id_passes_through(raw: str) -> None:
     req = ImageRequest(prompt="p", model=raw)
@@ -102,8 +120,10 @@ def test_raw_video_model_id_passes_through() -> None:
 @pytest.mark.parametrize("resolution", drafts.VIDEO_RESOLUTIONS)
 @pytest.mark.parametrize("duration", drafts.VIDEO_DURATIONS)
 def test_video_options_accepted(ratio: str, resolution: str, duration: int) -> None:
-    req = VideoRequest(prompt="p", ratio=ratio, resolution=resolution, duration=duration)
-    assert (req.ratio, req.resolution, req.duration) == (ratio, resolution, duration)
+    req = VideoRequest(
+        prompt="p", model="jimeng-video-3.0", ratio=ratio, resolution=resolution, duration=duration
+    )
+    assert (req.ratio, req.resolution_sent, req.duration_seconds) == (ratio, resolution, duration)
 
 
 def test_bounds_are_inclusive() -> None:
@@ -132,7 +152,12 @@ IMAGE_REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("prompt", {"prompt": "x" * (MAX_PROMPT_CHARS + 1)}, f"at most {MAX_PROMPT_CHARS}"),
     ("prompt", {"prompt": 42}, "non-empty text"),
     ("model", {"model": "jimeng-video-3.0"}, "jimeng-4.0, jimeng-3.1"),
-    ("model", {"model": "dreamina_ic_generate_video_model_vgfm_3.0"}, "jimeng-xl-pro"),
+    ("model", {"model": "dreamina_ic_generate_video_model_vgfm_3.0"}, "nanobananapro"),
+    ("model", {"model": "jimeng-2.1"}, "jimeng-4.5"),
+    ("model", {"model": "jimeng-5.0", "region": "us"}, "jimeng-4.5, jimeng-4.1"),
+    ("model", {"model": "nanobanana", "region": "cn"}, "jimeng-3.1"),
+    ("ratio", {"model": "nanobanana", "ratio": "16:9"}, "1:1"),
+    ("resolution", {"model": "nanobanana", "resolution": "2k"}, "1k"),
     ("model", {"model": "jimeng 4.0"}, "raw model id without spaces"),
     ("model", {"model": ""}, "raw model id without spaces"),
     ("model", {"model": "jimeng-9.9"}, "jimeng-4.0"),
@@ -170,14 +195,21 @@ def test_image_refusals(field: str, kwargs: dict[str, Any], allowed: str) -> Non
 
 VIDEO_REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("prompt", {"prompt": "   "}, "non-empty text"),
-    ("model", {"model": "jimeng-4.0"}, "jimeng-video-3.0, jimeng-video-3.0-pro"),
+    ("model", {"model": "jimeng-4.0"}, "jimeng-video-3.5-pro, jimeng-video-3.0-pro"),
     ("model", {"model": "high_aes_general_v40"}, "jimeng-video-2.0-pro"),
+    ("model", {"model": "jimeng-video-sora2", "region": "cn"}, "jimeng-video-seedance-2.0"),
+    ("model", {"model": "jimeng-video-seedance-2.0", "region": "us"}, "jimeng-video-3.5-pro"),
     ("ratio", {"ratio": "3:2"}, "16:9, 9:16, 1:1, 4:3, 3:4, 21:9"),
     ("resolution", {"resolution": "2k"}, "720p, 1080p"),
-    ("duration", {"duration": 7}, "5, 10"),
-    ("duration", {"duration": 0}, "5, 10"),
-    ("duration", {"duration": "5"}, "5, 10"),
-    ("duration", {"duration": True}, "5, 10"),
+    ("resolution", {"resolution": "720p"}, "jimeng-video-3.0, jimeng-video-3.0-fast"),
+    ("duration", {"duration": 7}, "5, 10, 12 (seconds)"),
+    ("duration", {"duration": 0}, "5, 10, 12 (seconds)"),
+    ("duration", {"model": "jimeng-video-3.0", "duration": 12}, "5, 10 (seconds)"),
+    ("duration", {"model": "jimeng-video-seedance-2.0", "duration": 16}, "4 to 15"),
+    ("duration", {"model": "jimeng-video-veo3", "duration": 5}, "8 (seconds)"),
+    ("duration", {"model": "jimeng-video-sora2", "duration": 10}, "4, 8, 12"),
+    ("duration", {"duration": "5"}, "whole seconds"),
+    ("duration", {"duration": True}, "whole seconds"),
     ("seed", {"seed": -5}, "None or an integer"),
     ("negative_prompt", {"negative_prompt": "x"}, "prompt, model, ratio, resolution, duration"),
 ]
@@ -237,6 +269,7 @@ def test_public_names() -> None:
         "ImageRequest",
         "VideoRequest",
         "check_image_count",
+        "find_model",
     }
 
 

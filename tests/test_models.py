@@ -57,10 +57,14 @@ def test_credits_malformed(data: dict[str, Any], field: str) -> None:
 
 
 def test_receipt() -> None:
-    receipt = CreditReceipt.from_data({"cur_total_credits": 100, "receive_quota": 100})
-    assert (receipt.received, receipt.total) == (100, 100)
-    with pytest.raises(ResponseFieldError, match="total"):
-        CreditReceipt.from_data({"receive_quota": 1})
+    # The total comes from a fresh balance read, never from the answer's cur_total_credits.
+    receipt = CreditReceipt.from_data({"cur_total_credits": 100, "receive_quota": 100}, total=250)
+    assert (receipt.received, receipt.total) == (100, 250)
+    newer = {"receive_quota": 100, "is_first_receive": True, "has_popup": False}
+    assert CreditReceipt.from_data(newer, total=100).is_first_receive is True
+    assert CreditReceipt.from_data({}, total=7).received == 0
+    with pytest.raises(ResponseFieldError, match="received"):
+        CreditReceipt.from_data({"receive_quota": "lots"}, total=1)
 
 
 def _image_item(url: str) -> dict[str, Any]:

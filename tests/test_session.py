@@ -207,7 +207,8 @@ async def test_daily_credits_and_cache_invalidation(jimeng_emulator: Emulator) -
         after = await s.credits()  # invalidated by the receipt: asked again
         assert after.total == 100
         assert after.can_receive_daily is False
-        assert jimeng_emulator.stats.requests["user_credit"] == 2
+        # before, the receipt's own fresh balance read (PROTOCOL.md §3), and `after`.
+        assert jimeng_emulator.stats.requests["user_credit"] == 3
         again = await s.receive_credits()
         assert again.received == 0
         assert again.total == 100

@@ -202,14 +202,19 @@ async def test_requests_are_built_exactly_as_the_protocol_says() -> None:
         assert await transport.call(ACCOUNT_INFO) == {"ok": 1}
         await transport.call(USER_CREDIT)
     info, credit = seen
-    assert info.url.path == "/dreamina/us/passport/account/info/v2"
-    assert info.url.host == "api-proxy-1.deno.dev"
+    assert info.url.path == "/passport/account/info/v2"
+    assert info.url.host == "dreamina-api.us.capcut.com"
     assert info.content == b""  # "empty body"
     assert info.url.params["account_sdk_source"] == "web"
     assert info.url.params["aid"] == "513641"
     assert info.url.params["region"] == "US"
     assert "webId" not in info.url.params
-    assert info.headers["Sign"] == compute_sign(ACCOUNT_INFO.path, info.headers["Device-Time"])
+    assert info.url.params["os"] == "windows"
+    assert info.url.params["da_version"] == "3.3.9"
+    assert info.headers["Appvr"] == "8.4.0"
+    assert info.headers["Sign"] == compute_sign(
+        ACCOUNT_INFO.path, info.headers["Device-Time"], app_version="8.4.0"
+    )
     assert parse_cookie(info.headers["Cookie"])["sessionid"] == "sid123"
     assert credit.url.host == "commerce.us.capcut.com"
     assert credit.url.path == "/commerce/v1/benefits/user_credit"

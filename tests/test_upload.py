@@ -27,7 +27,10 @@ def _jpeg(width: int, height: int) -> bytes:
 
 
 def _gif(width: int, height: int) -> bytes:
-    return b"GIF89a" + struct.pack("<HH", width, height) + b"\x00\x00\x00;"
+    """A whole (one-pixel-data) GIF: ImageX decodes what it stores, a bare header is refused."""
+    screen = b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0)
+    frame = b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x44\x01\x00"
+    return screen + frame + b";"
 
 
 @pytest.mark.parametrize("region", ["cn", "us"])

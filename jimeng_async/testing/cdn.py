@@ -2,7 +2,8 @@
 
 A URL is `<emulator>/cdn/<history_id>/<name>?x-expires=<unix s>&x-signature=<hex>`, the
 signature an HMAC-SHA256 of path and expiry under a per-emulator secret. Expired or forged
-URLs get 403, as the real CDN does.
+URLs get 403, as the real CDN does. Files are rendered on first download and cached
+(`media.MediaCache`); `<i>.hq.mp4` is the high-quality video that get_local_item_list names.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hmac
 import math
 import re
 from collections.abc import Callable
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +22,7 @@ from starlette.routing import Route
 from . import media
 from .state import Record
 
-_NAME = re.compile(r"^(?:(?P<index>\d{1,2})\.(?P<ext>png|mp4)|cover\.png)$")
+_NAME = re.compile(r"^(?:(?P<index>\d{1,2})\.(?P<ext>png|mp4|hq\.mp4)|cover\.png)$")
 
 
 class ResultSigner:
@@ -67,28 +69,41 @@ def _not_found() -> Response:
     return Response("Not Found", status_code=404, media_type="text/plain")
 
 
-def result_file(record: Record, name: str) -> tuple[bytes, str] | None:
-    """The bytes and content type of file `name` of `record`, or None if it has no such file."""
+def result_renderer(record: Record, name: str) -> tuple[Callable[[], bytes], str] | None:
+    """How to render file `name` of `record` and its content type, or None if it has none."""
     match = _NAME.match(name)
     if match is None:
         return None
     spec = record.spec
-    width, height = media.preview_size(spec.width, spec.height)
+    prompt, job = spec.prompt, record.id
     if match["index"] is None:  # cover.png: a video's thumbnail
         if spec.kind != "video":
             return None
-        return media.png(width, height, f"{spec.prompt}|{spec.seed}|cover"), "image/png"
+        width, height = media.cover_size(spec.width, spec.height)
+        return (
+            partial(media.render_png, width, height, prompt=prompt, job_id=job, label="cover"),
+            "image/png",
+        )
     index = int(match["index"])
     if index >= record.item_count:
         return None
     if spec.kind == "image" and match["ext"] == "png":
-        return media.png(width, height, f"{spec.prompt}|{spec.seed}|{index}"), "image/png"
-    if spec.kind == "video" and match["ext"] == "mp4":
-        return media.mp4(width, height, spec.duration_ms), "video/mp4"
+        label = f"image {index + 1} of {record.item_count}, {spec.width}x{spec.height}"
+        render = partial(
+            media.render_png, spec.width, spec.height, prompt=prompt, job_id=job, label=label
+        )
+        return render, "image/png"
+    if spec.kind == "video" and match["ext"] in ("mp4", "hq.mp4"):
+        render = partial(
+            media.render_mp4, spec.width, spec.height, spec.duration_ms, prompt=prompt, job_id=job
+        )
+        return render, "video/mp4"
     return None
 
 
-def cdn_routes(signer: ResultSigner, records: Callable[[str], Record | None]) -> list[Route]:
+def cdn_routes(
+    signer: ResultSigner, records: Callable[[str], Record | None], cache: media.MediaCache
+) -> list[Route]:
     """The GET (and HEAD) route under /cdn/ that serves signed result files."""
 
     async def serve(request: Request) -> Response:
@@ -96,10 +111,13 @@ def cdn_routes(signer: ResultSigner, records: Callable[[str], Record | None]) ->
         if not signer.allows(request.url.path, query.get("x-expires"), query.get("x-signature")):
             return _forbidden("the URL is expired or its signature is wrong")
         record = records(request.path_params["history_id"])
-        found = result_file(record, request.path_params["name"]) if record else None
-        if found is None:
+        name = request.path_params["name"]
+        found = result_renderer(record, name) if record else None
+        if record is None or found is None:
             return _not_found()
-        content, media_type = found
+        render, media_type = found
+        # The HQ video is the same picture: it shares the cache entry of the plain one.
+        content = await cache.get((record.id, name.replace(".hq", "")), render)
         return Response(content, media_type=media_type, headers={"Cache-Control": "private"})
 
     return [Route("/cdn/{history_id}/{name}", serve, methods=["GET"])]

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .signing import parse_version
+
 JobKind = Literal["image", "video"]
 Range = tuple[float, float]
 
@@ -67,6 +69,21 @@ class EmulatorConfig(BaseModel):
     duplicate_window: float = Field(60.0, ge=0, description="look-back of duplicate_submits")
     max_clock_skew: float = Field(300.0, gt=0, description="allowed Device-Time skew (wall s)")
     web_latency: Range = Field((0.02, 0.1), description="service time of a web call (scaled)")
+    min_app_version: str | None = Field(
+        None, description="refuse an Appvr below this (ret 3018); None accepts every version"
+    )
+    numeric_fail_code_rate: float = Field(
+        0.5, ge=0.0, le=1.0, description="share of records whose fail_code is a number"
+    )
+
+    @field_validator("min_app_version")
+    @classmethod
+    def _version(cls, value: str | None) -> str | None:
+        if value is not None and parse_version(value) is None:
+            raise ValueError(
+                f"min_app_version must be a dotted version such as 8.4.0, got {value!r}"
+            )
+        return value
 
     @field_validator("web_latency")
     @classmethod

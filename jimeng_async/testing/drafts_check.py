@@ -1,7 +1,11 @@
-"""Strict validation of generate request bodies and their `draft_content` (SHAPES.md).
+"""Validation of generate request bodies and their `draft_content` (PROTOCOL.md §5).
 
-`check_generate` either returns the job the body describes or raises `DraftError` naming the
-first field at fault; the web API answers that with ret "2002".
+As strict as the service where it is strict (known models offered in the region, sizes and
+durations each model takes, uploads owned by the account, the Seedance 2.0 guard) and as
+tolerant where real clients differ (option nodes, optional seed and negative prompt, image
+nodes with 0 / "" metadata, `resolution` only where a model takes it). `check_generate` either
+returns the job the body describes or raises `DraftError` naming the first field at fault, with
+the ret code the service answers (2002 bad parameters, 2003 model unavailable, 1019 risk control).
 """
 
 from __future__ import annotations
@@ -11,32 +15,50 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..drafts import (
-    IMAGE_MODELS,
+from .config import JobKind
+from .probe import ImageInfo
+from .tables import (
+    DEFAULT_VIDEO_RESOLUTION,
+    IMAGE_MODEL_REGIONS,
     IMAGE_RESOLUTIONS,
-    IMAGE_SIZES,
     MAX_BLEND_IMAGES,
-    VIDEO_COMMERCE_INFO,
+    NANOBANANA,
+    NANOBANANA_SIZE,
+    VIDEO_COMMERCE_FIXED,
     VIDEO_FPS,
     VIDEO_MODELS,
     VIDEO_RATIOS,
     VIDEO_RESOLUTIONS,
+    WITHDRAWN_IMAGE_MODELS,
+    Region,
+    image_size_matches,
+    video_size,
 )
-from ..images import ImageHeader
-from .config import JobKind
 
-CommittedLookup = Callable[[str], ImageHeader | None]
+CommittedLookup = Callable[[str], ImageInfo | None]
 
-VIDEO_DURATIONS_MS = (5000, 10000)
-_VIDEO_SHORT_SIDE = {"720p": 720, "1080p": 1080}
+BAD_PARAMETERS = "2002"
+MODEL_UNAVAILABLE = "2003"
+RISK_CONTROL = "1019"
+_OPTION_NODES = ("gen_option", "history_option")
 
 
 class DraftError(ValueError):
-    """A generate body is malformed; `field` names where."""
+    """A generate body is refused; `field` names where, `ret` is the service's answer code."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, ret: str = BAD_PARAMETERS) -> None:
         self.field = field
+        self.ret = ret
         super().__init__(f"{field}: {message}")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a generate body is checked against: the account's region, uploads and guard."""
+
+    region: Region
+    committed: CommittedLookup
+    guard_passed: bool = False  # msToken and a_bogus were on the query
 
 
 @dataclass(frozen=True)
@@ -160,9 +182,10 @@ def _check_nodes(value: Any, path: str) -> None:
 # --- the body -----------------------------------------------------------------------------
 
 
-def check_generate(body: Any, *, aid: int, committed: CommittedLookup) -> GenerateRequest:
-    """Validate a generate body for an account of `aid`; `committed` looks up its uploads."""
+def check_generate(body: Any, ctx: Context) -> GenerateRequest:
+    """Validate a generate body for an account of `ctx.region`, with its uploads and guard."""
     body = _obj(body, "body")
+    aid = ctx.region.aid
     submit_id = _str(body, "submit_id", "body", non_empty=True)
     common = _obj(_field(body, "http_common_info", "body"), "http_common_info")
     if _int(common, "aid", "http_common_info") != aid:
@@ -187,20 +210,25 @@ def check_generate(body: Any, *, aid: int, committed: CommittedLookup) -> Genera
     if _str(draft, "main_component_id", path) != component["id"]:
         raise DraftError(f"{path}.main_component_id", "must be the id of the component")
 
-    spec = _check_component(component, f"{path}.component_list[0]", committed)
+    spec = _check_component(component, f"{path}.component_list[0]", ctx)
     if root_model != spec.model:
         raise DraftError("extend.root_model", "must equal the component's model")
     if spec.kind == "video":
-        for key, expected in (
-            ("m_video_commerce_info", VIDEO_COMMERCE_INFO),
-            ("m_video_commerce_info_list", [VIDEO_COMMERCE_INFO]),
+        expected = {**VIDEO_COMMERCE_FIXED, "benefit_type": VIDEO_MODELS[spec.model].benefit_type}
+        for key, wanted in (
+            ("m_video_commerce_info", expected),
+            ("m_video_commerce_info_list", [expected]),
         ):
-            if extend.get(key) != expected:
-                raise DraftError(f"extend.{key}", "must be the video commerce info")
+            if extend.get(key) != wanted:
+                raise DraftError(
+                    f"extend.{key}",
+                    f"must be the video commerce info with benefit_type "
+                    f"{expected['benefit_type']!r} for {spec.model}",
+                )
     return GenerateRequest(submit_id, spec)
 
 
-def _check_component(component: dict[str, Any], path: str, committed: CommittedLookup) -> JobSpec:
+def _check_component(component: dict[str, Any], path: str, ctx: Context) -> JobSpec:
     kind = _str(component, "type", path)
     _str(component, "min_version", path, non_empty=True)
     _equal(component, "aigc_mode", path, "workbench")
@@ -208,65 +236,117 @@ def _check_component(component: dict[str, Any], path: str, committed: CommittedL
     abilities = _obj(_field(component, "abilities", path), f"{path}.abilities")
     generate_type = _str(component, "generate_type", path)
     if kind == "image_base_component" and generate_type == "generate":
-        return _check_text_to_image(abilities, f"{path}.abilities")
+        return _check_text_to_image(abilities, f"{path}.abilities", ctx)
     if kind == "image_base_component" and generate_type == "blend":
-        return _check_blend(abilities, f"{path}.abilities", committed)
+        return _check_blend(abilities, f"{path}.abilities", ctx)
     if kind == "video_base_component" and generate_type == "gen_video":
-        return _check_video(abilities, f"{path}.abilities", committed)
+        return _check_video(abilities, f"{path}.abilities", ctx)
     if kind not in ("image_base_component", "video_base_component"):
         raise DraftError(f"{path}.type", "must be image_base_component or video_base_component")
     raise DraftError(f"{path}.generate_type", f"is not valid for {kind}")
 
 
+def _check_offered(model: str, offered_in: frozenset[str], region: Region, path: str) -> None:
+    if region.name not in offered_in:
+        raise DraftError(
+            path,
+            f"model {model!r} is not offered in region {region.name} "
+            f"(offered in: {', '.join(sorted(offered_in))})",
+            ret=MODEL_UNAVAILABLE,
+        )
+
+
+def _option_node(holders: list[tuple[dict[str, Any], str]]) -> None:
+    """One of gen_option (current clients) or history_option (older ones) must be an object."""
+    for node, path in holders:
+        for key in _OPTION_NODES:
+            if key in node:
+                _obj(node[key], f"{path}.{key}")
+                return
+    where = holders[0][1]
+    raise DraftError(f"{where}.gen_option", "is required (or history_option from older clients)")
+
+
 # --- images -------------------------------------------------------------------------------
 
 
-def _check_core_param(core: dict[str, Any], path: str) -> tuple[str, str, int, int, int, str]:
-    """(model, prompt, seed, width, height, ratio) of an image core_param."""
+@dataclass(frozen=True)
+class _Core:
+    model: str
+    prompt: str
+    seed: int
+    width: int
+    height: int
+    ratio: str
+
+
+def _check_core_param(core: dict[str, Any], path: str, region: Region) -> _Core:
+    """The model, prompt, seed and size of an image core_param."""
     model = _str(core, "model", path, non_empty=True)
-    if model not in IMAGE_MODELS.values():
+    if model in WITHDRAWN_IMAGE_MODELS:
+        raise DraftError(
+            f"{path}.model", f"model {model!r} was withdrawn by the service", ret=MODEL_UNAVAILABLE
+        )
+    offered_in = IMAGE_MODEL_REGIONS.get(model)
+    if offered_in is None:
         raise DraftError(f"{path}.model", f"unknown image model {model!r}")
+    _check_offered(model, offered_in, region, f"{path}.model")
     prompt = _str(core, "prompt", path)
-    _str(core, "negative_prompt", path)
-    seed = _int(core, "seed", path)
+    if "negative_prompt" in core:  # the service fills in what a client omits
+        _str(core, "negative_prompt", path)
+    seed = _int(core, "seed", path) if "seed" in core else 0
     strength = _number(core, "sample_strength", path)
     if not 0.0 <= strength <= 1.0:
         raise DraftError(f"{path}.sample_strength", "must be between 0 and 1")
-    intelligent = _bool(core, "intelligent_ratio", path)
+    intelligent = _bool(core, "intelligent_ratio", path) if "intelligent_ratio" in core else False
     info_path = f"{path}.large_image_info"
     info = _obj(_field(core, "large_image_info", path), info_path)
     resolution = _str(info, "resolution_type", info_path)
     if resolution not in IMAGE_RESOLUTIONS:
         raise DraftError(f"{info_path}.resolution_type", f"must be one of {IMAGE_RESOLUTIONS}")
     width, height = _int(info, "width", info_path), _int(info, "height", info_path)
-    matches = [
-        (ratio, code)
-        for (ratio, res), (w, h, code) in IMAGE_SIZES.items()
-        if res == resolution and (w, h) == (width, height)
-    ]
+    if model == NANOBANANA:
+        if (width, height) != NANOBANANA_SIZE:
+            raise DraftError(
+                f"{info_path}.width",
+                f"{width}x{height}: model {model!r} makes only "
+                f"{NANOBANANA_SIZE[0]}x{NANOBANANA_SIZE[1]}",
+            )
+        matches = [("1:1", 1)]
+    else:
+        matches = image_size_matches(resolution, width, height)
     if not matches:
-        raise DraftError(f"{info_path}.width", f"{width}x{height} is not a {resolution} size")
-    ratio, code = matches[0]
+        raise DraftError(
+            f"{info_path}.width", f"{width}x{height} is not a {resolution} size of any ratio"
+        )
     if intelligent:
         if "image_ratio" in core:
             raise DraftError(f"{path}.image_ratio", "must be omitted with intelligent_ratio")
-    elif _int(core, "image_ratio", path) != code:
-        raise DraftError(f"{path}.image_ratio", f"must be {code} for {width}x{height}")
-    return model, prompt, seed, width, height, ratio
+        ratio = matches[0][0]
+    else:
+        code = _int(core, "image_ratio", path)
+        fitting = [ratio for ratio, known in matches if known == code]
+        if not fitting:
+            wanted = " or ".join(str(known) for _, known in matches)
+            raise DraftError(f"{path}.image_ratio", f"must be {wanted} for {width}x{height}")
+        ratio = fitting[0]
+    return _Core(model, prompt, seed, width, height, ratio)
 
 
-def _check_text_to_image(abilities: dict[str, Any], path: str) -> JobSpec:
-    generate = _obj(_field(abilities, "generate", path), f"{path}.generate")
-    _obj(_field(generate, "history_option", f"{path}.generate"), f"{path}.generate.history_option")
-    core_path = f"{path}.generate.core_param"
-    core = _obj(_field(generate, "core_param", f"{path}.generate"), core_path)
-    model, prompt, seed, width, height, ratio = _check_core_param(core, core_path)
-    if not prompt.strip():
+def _check_text_to_image(abilities: dict[str, Any], path: str, ctx: Context) -> JobSpec:
+    generate_path = f"{path}.generate"
+    generate = _obj(_field(abilities, "generate", path), generate_path)
+    _option_node([(generate, generate_path), (abilities, path)])
+    core_path = f"{generate_path}.core_param"
+    core = _obj(_field(generate, "core_param", generate_path), core_path)
+    c = _check_core_param(core, core_path, ctx.region)
+    if not c.prompt.strip():
         raise DraftError(f"{core_path}.prompt", "must not be empty")
-    return JobSpec("image", "normal", model, prompt, width, height, seed, ratio=ratio)
+    return JobSpec("image", "normal", c.model, c.prompt, c.width, c.height, c.seed, ratio=c.ratio)
 
 
 def _check_image_node(node: Any, path: str, committed: CommittedLookup) -> str:
+    """An input image node; real clients send width/height 0 and format "" (looked up)."""
     node = _obj(node, path)
     _equal(node, "type", path, "image")
     _str(node, "source_from", path, non_empty=True)
@@ -274,24 +354,28 @@ def _check_image_node(node: Any, path: str, committed: CommittedLookup) -> str:
     uri = _str(node, "image_uri", path, non_empty=True)
     if _str(node, "uri", path) != uri:
         raise DraftError(f"{path}.uri", "must equal image_uri")
-    _str(node, "format", path, non_empty=True)
+    _str(node, "format", path)
     width, height = _int(node, "width", path), _int(node, "height", path)
     header = committed(uri)
     if header is None:
         raise DraftError(f"{path}.image_uri", "is not an image this account uploaded")
-    if (width, height) != (header.width, header.height):
-        raise DraftError(f"{path}.width", f"{width}x{height} differs from the upload's size")
+    if (width, height) != (0, 0) and (width, height) != (header.width, header.height):
+        raise DraftError(
+            f"{path}.width",
+            f"{width}x{height} differs from the upload's size "
+            f"{header.width}x{header.height} (send 0x0 to let the service look it up)",
+        )
     return uri
 
 
-def _check_blend(abilities: dict[str, Any], path: str, committed: CommittedLookup) -> JobSpec:
-    _obj(_field(abilities, "history_option", path), f"{path}.history_option")
+def _check_blend(abilities: dict[str, Any], path: str, ctx: Context) -> JobSpec:
     blend_path = f"{path}.blend"
     blend = _obj(_field(abilities, "blend", path), blend_path)
+    _option_node([(abilities, path), (blend, blend_path)])
     core_path = f"{blend_path}.core_param"
     core = _obj(_field(blend, "core_param", blend_path), core_path)
-    model, prompt, seed, width, height, ratio = _check_core_param(core, core_path)
-    if not prompt.startswith("##"):
+    c = _check_core_param(core, core_path, ctx.region)
+    if not c.prompt.startswith("##"):
         raise DraftError(f"{core_path}.prompt", 'must begin with "##" in a blend')
     abilities_list = _list(blend, "ability_list", blend_path)
     if not 1 <= len(abilities_list) <= MAX_BLEND_IMAGES:
@@ -308,7 +392,7 @@ def _check_blend(abilities: dict[str, Any], path: str, committed: CommittedLooku
         images = _list(entry, "image_list", entry_path)
         if len(images) != 1 or len(uri_list) != 1:
             raise DraftError(f"{entry_path}.image_list", "must hold exactly one image")
-        uri = _check_image_node(images[0], f"{entry_path}.image_list[0]", committed)
+        uri = _check_image_node(images[0], f"{entry_path}.image_list[0]", ctx.committed)
         if uri_list[0] != uri:
             raise DraftError(f"{entry_path}.image_uri_list", "must hold the image's uri")
         uris.append(uri)
@@ -323,38 +407,38 @@ def _check_blend(abilities: dict[str, Any], path: str, committed: CommittedLooku
     return JobSpec(
         "image",
         "blend",
-        model,
-        prompt[2:].lstrip("#"),
-        width,
-        height,
-        seed,
+        c.model,
+        c.prompt[2:].lstrip("#"),
+        c.width,
+        c.height,
+        c.seed,
         image_uris=tuple(uris),
-        ratio=ratio,
+        ratio=c.ratio,
     )
 
 
 # --- video --------------------------------------------------------------------------------
 
 
-def video_size(resolution: str, ratio: str) -> tuple[int, int]:
-    """Pixel size of a video: the short side is 720 or 1080, rounded to even numbers."""
-    short = _VIDEO_SHORT_SIDE[resolution]
-    a, b = (int(part) for part in ratio.split(":"))
-    long_side = round(short * max(a, b) / min(a, b) / 2) * 2
-    return (long_side, short) if a >= b else (short, long_side)
-
-
-def _check_video(abilities: dict[str, Any], path: str, committed: CommittedLookup) -> JobSpec:
+def _check_video(abilities: dict[str, Any], path: str, ctx: Context) -> JobSpec:
     gen_path = f"{path}.gen_video"
     gen = _obj(_field(abilities, "gen_video", path), gen_path)
     _json_string(gen, "video_task_extra", gen_path)
     params_path = f"{gen_path}.text_to_video_params"
     params = _obj(_field(gen, "text_to_video_params", gen_path), params_path)
     model = _str(params, "model_req_key", params_path, non_empty=True)
-    if model not in VIDEO_MODELS.values():
+    info = VIDEO_MODELS.get(model)
+    if info is None:
         raise DraftError(f"{params_path}.model_req_key", f"unknown video model {model!r}")
+    _check_offered(model, info.regions, ctx.region, f"{params_path}.model_req_key")
+    if info.guarded and not ctx.guard_passed:
+        raise DraftError(
+            f"{params_path}.model_req_key",
+            f"shark not pass: {model} needs the browser's msToken and a_bogus query parameters",
+            ret=RISK_CONTROL,
+        )
     _int(params, "priority", params_path)
-    seed = _int(params, "seed", params_path)
+    seed = _int(params, "seed", params_path) if "seed" in params else 0
     ratio = _str(params, "video_aspect_ratio", params_path)
     if ratio not in VIDEO_RATIOS:
         raise DraftError(f"{params_path}.video_aspect_ratio", f"must be one of {VIDEO_RATIOS}")
@@ -368,13 +452,19 @@ def _check_video(abilities: dict[str, Any], path: str, committed: CommittedLooku
     _equal(entry, "video_mode", input_path, 2)
     _equal(entry, "fps", input_path, VIDEO_FPS)
     duration = _int(entry, "duration_ms", input_path)
-    if duration not in VIDEO_DURATIONS_MS:
-        raise DraftError(f"{input_path}.duration_ms", f"must be one of {VIDEO_DURATIONS_MS}")
-    resolution = _str(entry, "resolution", input_path)
-    if resolution not in VIDEO_RESOLUTIONS:
-        raise DraftError(f"{input_path}.resolution", f"must be one of {VIDEO_RESOLUTIONS}")
+    allowed_ms = tuple(seconds * 1000 for seconds in info.durations)
+    if duration not in allowed_ms:
+        raise DraftError(f"{input_path}.duration_ms", f"must be one of {allowed_ms} for {model}")
+    # Older clients send a resolution to every model; the service uses it only where it applies.
+    resolution = DEFAULT_VIDEO_RESOLUTION
+    if "resolution" in entry:
+        sent = _str(entry, "resolution", input_path)
+        if sent not in VIDEO_RESOLUTIONS:
+            raise DraftError(f"{input_path}.resolution", f"must be one of {VIDEO_RESOLUTIONS}")
+        if info.takes_resolution:
+            resolution = sent
     uris = tuple(
-        _check_image_node(entry[key], f"{input_path}.{key}", committed)
+        _check_image_node(entry[key], f"{input_path}.{key}", ctx.committed)
         for key in ("first_frame_image", "end_frame_image")
         if key in entry
     )

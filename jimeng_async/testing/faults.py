@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import random
+import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +22,28 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .stats import EmulatorStats, endpoint_name
+from .stats import WEB_ENDPOINTS, EmulatorStats, endpoint_name
 
 logger = logging.getLogger("jimeng_async.testing")
 
 FAULT_KINDS = ("error", "rate_limit", "drop", "slow", "malformed")
 _ERROR_STATUSES = (500, 502, 503)
+_WEB_NAMES = frozenset(WEB_ENDPOINTS.values())
+#: The service's wording of the ret codes a fault can answer (PROTOCOL.md §2).
+RET_MESSAGES = {
+    "3018": "permission denied",
+    "3000": "region not allowed",
+    "1006": "not enough credits",
+    "1018": "account punished: generation limited",
+    "1019": "shark not pass",
+    "4013": "suspected abnormal behaviour",
+    "-4": "risk control",
+    "5001": "too many jobs queued",
+    "1014": "service busy",
+    "2004": "service busy",
+    "1015": "login expired",
+    "5000": "not enough credits",
+}
 
 
 class FaultConfig(BaseModel):
@@ -36,7 +54,9 @@ class FaultConfig(BaseModel):
     headers and half the body, then the connection closes; malformed: after the handler, HTTP
     200 with half the body (not a valid envelope). `endpoints` limits the faults to those
     endpoint names (stats.endpoint_name); None means all. `slow_seconds` and `retry_after` are
-    real seconds, not scaled by the emulator's time_scale.
+    real seconds, not scaled by the emulator's time_scale. `ret_codes` maps web endpoint names
+    to ret codes answered (HTTP 200, before the handler, nothing charged) at `ret_code_rate`,
+    e.g. `{"generate": ("3018", "1019")}`; the codes take turns.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -50,6 +70,26 @@ class FaultConfig(BaseModel):
     malformed_rate: float = Field(0.0, ge=0.0, le=1.0)
     endpoints: frozenset[str] | None = None
     seed: int | None = None
+    ret_codes: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    ret_code_rate: float = Field(1.0, ge=0.0, le=1.0)
+
+    @field_validator("ret_codes", mode="before")
+    @classmethod
+    def _codes(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out: dict[str, tuple[str, ...]] = {}
+        for name, codes in value.items():
+            if name not in _WEB_NAMES:
+                raise ValueError(
+                    f"ret_codes: {name!r} is not a web endpoint ({sorted(_WEB_NAMES)})"
+                )
+            if isinstance(codes, (str, int)):
+                codes = (codes,)
+            out[name] = tuple(str(code) for code in codes)
+            if not out[name]:
+                raise ValueError(f"ret_codes[{name!r}] must name at least one code")
+        return out
 
     @field_validator("endpoints", mode="before")
     @classmethod
@@ -71,6 +111,7 @@ class FaultPlan:
     rate_limit: bool = False
     drop: bool = False
     malformed: bool = False
+    ret_code: str | None = None
 
 
 NO_FAULTS = FaultPlan()
@@ -82,8 +123,20 @@ class FaultInjector:
     def __init__(self, config: FaultConfig, fallback_seed: int | None = None) -> None:
         self.config = config
         self._rng = random.Random(config.seed if config.seed is not None else fallback_seed)
+        self._turns: dict[str, int] = {}
+
+    def _ret_code(self, endpoint: str | None) -> str | None:
+        codes = self.config.ret_codes.get(endpoint or "")
+        if not codes or endpoint is None or self._rng.random() >= self.config.ret_code_rate:
+            return None
+        turn = self._turns.get(endpoint, 0)
+        self._turns[endpoint] = turn + 1
+        return codes[turn % len(codes)]
 
     def plan(self, endpoint: str | None) -> FaultPlan:
+        ret_code = self._ret_code(endpoint)
+        if ret_code is not None:
+            return FaultPlan(ret_code=ret_code)
         if not self.config.applies_to(endpoint):
             return NO_FAULTS
         c = self.config
@@ -117,6 +170,33 @@ async def _send_simple(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def new_logid() -> str:
+    """A request id in the service's x-tt-logid form: UTC time then 20 hex digits."""
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(10).upper()
+
+
+def _with_logid(send: Send) -> Send:
+    """`send` adding an x-tt-logid header to the response (every web API answer has one)."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(k.lower() == b"x-tt-logid" for k, _ in headers):
+                headers.append((b"x-tt-logid", new_logid().encode()))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
+
+
+async def _drain(receive: Receive) -> None:
+    """Read the request body to its end (so the connection stays usable)."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 class _Delay:
@@ -190,9 +270,18 @@ class EmulatorMiddleware:
         endpoint = endpoint_name(scope["path"], action)
         stats = self._stats()
         stats.requests[endpoint or "unknown"] += 1
+        if endpoint in _WEB_NAMES:
+            send = _with_logid(send)
         injector = self._injector()
         plan = injector.plan(endpoint) if injector is not None else NO_FAULTS
         faults = injector.config if injector is not None else None
+        if plan.ret_code is not None:
+            stats.faults_injected[f"ret_{plan.ret_code}"] += 1
+            await _drain(receive)
+            message = RET_MESSAGES.get(plan.ret_code, "error")
+            body = _json_body({"ret": plan.ret_code, "errmsg": message, "data": None})
+            await _send_simple(send, 200, body)
+            return
 
         delay = _Delay(faults.slow_seconds if plan.slow and faults is not None else 0.0)
         if plan.slow:

@@ -24,8 +24,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..config import RegionProfile
-from ..images import HEADER_BYTES, ImageFormatError, ImageHeader, probe
 from ..sigv4 import (
     GET_SIGNED_HEADERS,
     POST_SIGNED_HEADERS,
@@ -34,7 +32,9 @@ from ..sigv4 import (
     parse_authorization,
     verify_request,
 )
+from .probe import HEADER_BYTES, ImageInfo, NotAnImageError, read_header
 from .stats import EmulatorStats
+from .tables import Region
 
 API_VERSION = "2018-08-01"
 SERVICE = "imagex"
@@ -42,6 +42,9 @@ UPLOAD_OK = 2000
 URI_OK = 2000
 MAX_COMMIT_BODY = 64 * 1024
 _DEFAULT_REGION = "cn-north-1"
+#: Bytes that make an upload risky (in its first 256 KB, e.g. a PNG text chunk): a test's way to
+#: have the content check refuse an image without reaching into the emulator.
+RISKY_MARKER = b"jimeng-emulator:risky"
 _ALNUM = string.ascii_letters + string.digits
 _CRC_RE = re.compile(r"[0-9a-f]{8}")
 _DIGITS_RE = re.compile(r"[0-9]{1,15}")
@@ -74,7 +77,7 @@ class _Grant:
     """Temporary credentials issued to one account by get_upload_token."""
 
     account: str
-    profile: RegionProfile
+    profile: Region
     credentials: Credentials
     expires_at: float
 
@@ -84,17 +87,18 @@ class _UploadSession:
     """One ApplyImageUpload: what may be uploaded where, and what arrived."""
 
     account: str
-    profile: RegionProfile
+    profile: Region
     service_id: str
     size: int
     store_uri: str
     auth: str
     session_key: str
     uploaded: bool = False
-    image: ImageHeader | None = None
+    image: ImageInfo | None = None
     image_error: str = ""
     md5: str = ""
-    committed: ImageHeader | None = None
+    committed: ImageInfo | None = None
+    risky: bool = False
 
 
 @dataclass
@@ -111,7 +115,8 @@ class _State:
     grants: dict[str, _Grant] = field(default_factory=dict)
     sessions: dict[str, _UploadSession] = field(default_factory=dict)
     stores: dict[str, _UploadSession] = field(default_factory=dict)
-    committed: dict[tuple[str, str], ImageHeader] = field(default_factory=dict)
+    committed: dict[tuple[str, str], ImageInfo] = field(default_factory=dict)
+    risky: set[str] = field(default_factory=set)
 
 
 class ImageXService:
@@ -138,7 +143,7 @@ class ImageXService:
 
     # -- interface for the emulator -------------------------------------------------------
 
-    def issue_credentials(self, token: str, profile: RegionProfile) -> dict[str, Any]:
+    def issue_credentials(self, token: str, profile: Region) -> dict[str, Any]:
         """The `data` of get_upload_token for the account `token`: fresh temporary credentials."""
         now = self._clock()
         credentials = Credentials(
@@ -167,9 +172,16 @@ class ImageXService:
         """Issue the next `count` credentials already expired (ImageX then says ExpiredToken)."""
         self._expire_next = count
 
-    def committed_image(self, token: str, uri: str) -> ImageHeader | None:
+    def committed_image(self, token: str, uri: str) -> ImageInfo | None:
         """The header of an image the account `token` committed under `uri`, else None."""
         return self._state.committed.get((token, uri))
+
+    def mark_risky(self, uri: str) -> None:
+        """Flag an uploaded image as risky: algo_proxy and generation refuse it (ret 2003)."""
+        self._state.risky.add(uri)
+
+    def is_risky(self, uri: str) -> bool:
+        return uri in self._state.risky
 
     def routes(self) -> list[BaseRoute]:
         """Starlette routes: "/" (GET and POST, by ?Action=) and "/upload/v1/{store_uri:path}"."""
@@ -266,6 +278,8 @@ class ImageXService:
                 raise ImageXError(400, "InvalidImageFormat", session.image_error)
             session.committed = header
             self._state.committed[(session.account, session.store_uri)] = header
+            if session.risky:
+                self._state.risky.add(session.store_uri)
             return {
                 "Results": [{"Uri": session.store_uri, "UriStatus": URI_OK}],
                 "RequestId": call.request_id,
@@ -457,10 +471,11 @@ class ImageXService:
             raise UploadFailure(400, 4002, "crc32 mismatch")
         # Probe now so that only the header's result is kept, not the leading bytes.
         try:
-            session.image, session.image_error = probe(bytes(head)), ""
-        except ImageFormatError as exc:
+            session.image, session.image_error = read_header(bytes(head)), ""
+        except NotAnImageError as exc:
             session.image, session.image_error = None, str(exc)
         session.uploaded = True
+        session.risky = RISKY_MARKER in head
         session.md5 = md5.hexdigest()
         return {"crc32": crc_hex, "etag": session.md5, "size": received}
 

@@ -29,6 +29,7 @@ from .cdn import ResultSigner, cdn_routes
 from .config import EmulatorConfig
 from .faults import DroppedLogFilter, EmulatorMiddleware, FaultConfig, FaultInjector
 from .imagex_service import ImageXService
+from .media import MediaCache
 from .state import EmulatorState, Record
 from .stats import EmulatorStats
 from .webapi import WebAPI
@@ -84,12 +85,17 @@ class Emulator:
         config: EmulatorConfig | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        min_app_version: str | None = None,
     ) -> None:
+        """`min_app_version` (e.g. "8.4.0") overrides the config's: older Appvr get ret 3018."""
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0")
         self.time_scale = time_scale
         self.seed = seed
-        self.config = config or EmulatorConfig()
+        config = config or EmulatorConfig()
+        if min_app_version is not None:
+            config = EmulatorConfig(**{**config.model_dump(), "min_app_version": min_app_version})
+        self.config = config
         self.host = host
         self._requested_port = port
         self._port: int | None = None
@@ -111,6 +117,7 @@ class Emulator:
             wall=self.state.wall,
             ttl=self.state.scaled(self.config.result_url_ttl),
         )
+        self.media = MediaCache()
         self.web = WebAPI(
             state=self.state,
             imagex=self.imagex,
@@ -123,7 +130,7 @@ class Emulator:
         app = Starlette(
             routes=[
                 *self.web.routes(),
-                *cdn_routes(self.signer, self.state.records.get),
+                *cdn_routes(self.signer, self.state.records.get, self.media),
                 *self.imagex.routes(),
             ]
         )
@@ -239,11 +246,26 @@ class Emulator:
         banned: bool = False,
         *,
         token: str | None = None,
+        credits_in_detail: bool = False,
     ) -> str:
-        """Create an account and return its refresh token (cn: 32 hex; others "us-...")."""
+        """Create an account and return its refresh token (cn: 32 hex; others "us-...").
+
+        `credits_in_detail=True` makes a 2026-style account: user_credit reports the balance
+        in `credits_detail` with `credit.*` at 0, and credit_receive omits the new total.
+        """
         return self.state.add_account(
-            region, credits=credits, vip=vip, expired=expired, banned=banned, token=token
+            region,
+            credits=credits,
+            vip=vip,
+            expired=expired,
+            banned=banned,
+            token=token,
+            credits_in_detail=credits_in_detail,
         ).token
+
+    def mark_risky(self, uri: str) -> None:
+        """Flag an uploaded image: algo_proxy and generate refuse it (ret 2003 risk not pass)."""
+        self.imagex.mark_risky(uri)
 
     def expire_account(self, token: str) -> None:
         """Make the token's session expire: its calls answer ret 1015 from now on."""
@@ -303,6 +325,7 @@ class Emulator:
         """Forget accounts, records, uploads and stats (the fault config stays)."""
         self.state.reset()
         self.imagex.reset()
+        self.media.clear()
         self.stats.clear()
 
     def __repr__(self) -> str:

@@ -13,11 +13,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..auth import split_token
-from ..config import DEFAULT_REGIONS, REGIONS, RegionName, RegionProfile
 from .config import EmulatorConfig
 from .drafts_check import JobSpec
+from .signing import token_region
 from .stats import EmulatorStats
+from .tables import REGION_NAMES, REGIONS, Region, RegionName
 
 # Record statuses (PROTOCOL.md §6).
 QUEUED_OR_PROCESSING = 20
@@ -31,10 +31,10 @@ BLOCKED_FAIL_CODE = "2038"
 
 def region_name(region: str) -> RegionName:
     """`region` checked against the known regions (ValueError otherwise)."""
-    for name in REGIONS:
+    for name in REGION_NAMES:
         if name == region:
             return name
-    raise ValueError(f"unknown region {region!r}; allowed: {', '.join(REGIONS)}")
+    raise ValueError(f"unknown region {region!r}; allowed: {', '.join(REGION_NAMES)}")
 
 
 class InsufficientCreditsError(Exception):
@@ -58,10 +58,12 @@ class Account:
     received_day: int | None = None
     jobs_day: int = 0
     jobs_today: int = 0
+    credits_in_detail: bool = False  # 2026 accounts: balance in credits_detail, credit.* at 0
+    received_total: int = 0  # how many daily receipts so far (for is_first_receive)
 
     @property
-    def profile(self) -> RegionProfile:
-        return DEFAULT_REGIONS[self.region]
+    def profile(self) -> Region:
+        return REGIONS[self.region]
 
     @property
     def total_credit(self) -> int:
@@ -114,6 +116,7 @@ class Record:
     item_ids: tuple[str, ...]
     fail_code: str | None = None
     fail_at: float = 0.0
+    numeric_fail_code: bool = False  # the service sends fail_code as a number or a string
 
     @property
     def item_count(self) -> int:
@@ -173,6 +176,7 @@ class EmulatorState:
     records: dict[str, Record] = field(default_factory=dict)
     _by_session: dict[str, Account] = field(default_factory=dict)
     _by_submit: dict[tuple[str, str], Record] = field(default_factory=dict)
+    _by_item: dict[str, tuple[Record, int]] = field(default_factory=dict)
     _recent: dict[str, list[_Submitted]] = field(default_factory=dict)
     _offset: float = 0.0
     _frozen: tuple[float, float] | None = None
@@ -223,7 +227,7 @@ class EmulatorState:
 
     def new_token(self, region: RegionName) -> str:
         session_id = f"{self.rng.getrandbits(128):032x}"
-        return DEFAULT_REGIONS[region].token_prefix + session_id
+        return REGIONS[region].token_prefix + session_id
 
     def add_account(
         self,
@@ -234,6 +238,7 @@ class EmulatorState:
         expired: bool = False,
         banned: bool = False,
         token: str | None = None,
+        credits_in_detail: bool = False,
     ) -> Account:
         """Create an account; `token` (optional) is used as given, in the region's form."""
         name = region_name(region)
@@ -241,12 +246,12 @@ class EmulatorState:
             raise ValueError("credits must be >= 0")
         if token is None:
             token = self.new_token(name)
-        token_region, session_id = split_token(token)
-        if token_region != name and token_region == "cn" and name != "cn":
-            token = DEFAULT_REGIONS[name].token_prefix + token  # a bare id given for a region
-            token_region = name
-        if token_region != name:
-            raise ValueError(f"the token is a {token_region} token, not a {name} token")
+        found_region, session_id = token_region(token)
+        if found_region != name and found_region == "cn" and name != "cn":
+            token = REGIONS[name].token_prefix + token  # a bare id given for a region
+            found_region = name
+        if found_region != name:
+            raise ValueError(f"the token is a {found_region} token, not a {name} token")
         if not session_id or session_id in self._by_session:
             raise ValueError("the token is empty or already belongs to an account")
         account = Account(
@@ -257,6 +262,7 @@ class EmulatorState:
             vip=vip,
             expired=expired,
             banned=banned,
+            credits_in_detail=credits_in_detail,
         )
         if vip:
             account.vip_credit = credits
@@ -279,6 +285,7 @@ class EmulatorState:
         if account.received_day == today:
             return 0
         account.received_day = today
+        account.received_total += 1
         account.gift_credit += self.config.daily_receive_quota
         return self.config.daily_receive_quota
 
@@ -306,6 +313,8 @@ class EmulatorState:
         record = self._new_record(account, submit_id, spec, now)
         self.records[record.id] = record
         self._by_submit[(account.token, submit_id)] = record
+        for index, item_id in enumerate(record.item_ids):
+            self._by_item[item_id] = (record, index)
         today = self.day()
         if account.jobs_day != today:
             account.jobs_day, account.jobs_today = today, 0
@@ -346,6 +355,7 @@ class EmulatorState:
             item_ids=item_ids,
         )
         roll = self.rng.random()
+        record.numeric_fail_code = self.rng.random() < self.config.numeric_fail_code_rate
         prompt = spec.prompt.lower()
         if any(word.lower() in prompt for word in self.config.blocked_words if word):
             record.fail_code, record.fail_at = BLOCKED_FAIL_CODE, queue
@@ -353,6 +363,13 @@ class EmulatorState:
             record.fail_code = self.rng.choice(self.config.fail_codes)
             record.fail_at = queue + (processing - queue) * self.rng.uniform(0.3, 0.9)
         return record
+
+    def find_item(self, account: Account, item_id: str) -> tuple[Record, int] | None:
+        """(record, index) of one of the account's items, else None."""
+        found = self._by_item.get(item_id)
+        if found is None or found[0].token != account.token:
+            return None
+        return found
 
     def records_of(self, account: Account) -> Iterator[Record]:
         return (r for r in self.records.values() if r.token == account.token)
@@ -373,4 +390,5 @@ class EmulatorState:
         self.records.clear()
         self._by_session.clear()
         self._by_submit.clear()
+        self._by_item.clear()
         self._recent.clear()

@@ -18,6 +18,8 @@ WEB_ENDPOINTS: dict[str, str] = {
     "/mweb/v1/get_upload_token": "get_upload_token",
     "/mweb/v1/aigc_draft/generate": "generate",
     "/mweb/v1/get_history_by_ids": "get_history_by_ids",
+    "/mweb/v1/algo_proxy": "algo_proxy",
+    "/mweb/v1/get_local_item_list": "get_local_item_list",
 }
 #: ImageX actions and the upload path are named after themselves.
 IMAGEX_ENDPOINTS = ("ApplyImageUpload", "CommitImageUpload", "upload")
