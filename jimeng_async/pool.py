@@ -25,6 +25,7 @@ import anyio
 import backoff
 import httpx
 
+from . import registry
 from .auth import mask_token, split_token
 from .config import Settings
 from .errors import (
@@ -48,9 +49,8 @@ logger = logging.getLogger("jimeng_async")
 
 TOKENS_ENV = "JIMENG_TOKENS"
 
-#: Credits one job is expected to cost, measured on the service: an image job (4 images) and a
-#: 5 s video. Used until the model registry's benefit types give per-model costs.
-DEFAULT_COSTS: dict[str, int] = {"image": 1, "video": 5}
+#: The least a job costs: an account whose balance is below it is out of credits.
+MIN_JOB_COST = 1
 
 #: ret codes (and what they mean) that take an account out of rotation.
 OUT_OF_ROTATION = {
@@ -60,6 +60,7 @@ OUT_OF_ROTATION = {
     "1004": "account banned",
     "1018": "account punished: generation limited",
     "3018": "permission denied (outdated app version)",
+    "3000": "region not allowed (the calling IP's region is not the token's)",
 }
 CREDIT_RETS = frozenset({"5000", "1006"})
 _PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
@@ -105,13 +106,19 @@ class Outcome:
         return self.error is None
 
 
-def estimated_cost(kind: Kind, model: str | None = None, *, costs: Mapping[str, int]) -> int:
-    """Credits a job of `kind` (and `model`) is expected to cost.
-
-    TODO(issue-8): take the model registry's `estimated_cost(...)` once it lands; until then
-    the measured per-kind default (or the pool's `costs=`) applies to every model.
-    """
-    return costs[kind]
+def estimated_cost(kind: Kind, options: Mapping[str, Any], *, costs: Mapping[str, int]) -> int:
+    """Credits a job is expected to cost: the pool's `costs` for its kind if given, else the
+    model registry's estimate for its model, resolution and duration."""
+    if kind in costs:
+        return costs[kind]
+    model = options.get("model") or (
+        registry.DEFAULT_IMAGE_MODEL if kind == "image" else registry.DEFAULT_VIDEO_MODEL
+    )
+    sizing = {k: options[k] for k in ("resolution", "duration") if k in options}
+    try:
+        return registry.estimated_cost(str(model), **sizing)
+    except (ValueError, TypeError):  # an unknown model: the session refuses it by name
+        return MIN_JOB_COST
 
 
 def out_of_rotation_reason(exc: JimengAPIError) -> str | None:
@@ -119,6 +126,8 @@ def out_of_rotation_reason(exc: JimengAPIError) -> str | None:
     ret = str(getattr(exc, "ret", None) or exc.context.get("ret") or "")
     if ret in OUT_OF_ROTATION:
         return f"ret {ret}: {OUT_OF_ROTATION[ret]}"
+    if ret:
+        return None  # any other refusal (risk control, moderation...) is about the job
     if isinstance(exc, AuthError):
         return f"auth failed (HTTP {exc.context.get('status', '?')})"
     if isinstance(exc, PermissionDeniedError):
@@ -278,9 +287,9 @@ class JimengPool:
         if not isinstance(claim_ttl, int | float) or claim_ttl <= 0:
             raise InvalidInputError("claim_ttl", "must be a number of seconds > 0")
         self.settings = settings or Settings()
-        self.costs = dict(DEFAULT_COSTS)
+        self.costs: dict[str, int] = {}
         for kind, cost in (costs or {}).items():
-            if kind not in DEFAULT_COSTS or not isinstance(cost, int) or cost < 0:
+            if kind not in ("image", "video") or not isinstance(cost, int) or cost < 0:
                 raise InvalidInputError(
                     "costs", f"bad entry for {kind!r}", allowed="image/video: int >= 0"
                 )
@@ -418,10 +427,9 @@ class JimengPool:
 
     async def _refresh(self, account: _Account) -> None:
         """Read the balance (receiving the daily credits when it cannot pay for an image)."""
-        smallest = min(self.costs.values())
         try:
             info = await account.session.credits(refresh=True)
-            if info.total < max(smallest, 1) and info.can_receive_daily:
+            if info.total < MIN_JOB_COST and info.can_receive_daily:
                 await account.session.receive_credits()
                 info = await account.session.credits(refresh=True)
         except JimengAPIError as exc:
@@ -431,7 +439,7 @@ class JimengPool:
             else:
                 logger.warning("pool: credits of %s unknown: %s", account.token_masked, exc)
             return
-        exhausted = info.total < max(smallest, 1)
+        exhausted = info.total < MIN_JOB_COST
         await self.state.update_account(
             account.key,
             credits=info.total,
@@ -456,13 +464,13 @@ class JimengPool:
 
     # -- placement -------------------------------------------------------------------------
 
-    async def _place(self, kind: Kind, model: str | None, exclude: set[str]) -> _Account:
+    async def _place(self, kind: Kind, options: Mapping[str, Any], exclude: set[str]) -> _Account:
         """The account for a job: able to pay, least loaded, round-robin among equals.
 
         The job's cost is reserved from the account's known balance and a job lease counts
         its load until `_unplace`.
         """
-        cost = estimated_cost(kind, model, costs=self.costs)
+        cost = estimated_cost(kind, options, costs=self.costs)
         keys = [a.key for a in self._accounts]
         async with self._placing:
             for _ in range(3):
@@ -574,7 +582,7 @@ class JimengPool:
         account = self._by_key.get(job.account_key or "")
         while True:
             if account is None:
-                account = await self._place(kind, options.get("model"), exclude)
+                account = await self._place(kind, options, exclude)
             lease = await self._job_lease(account)
             submit_id = job.submit_id() or str(uuid.uuid4())
             session = account.session

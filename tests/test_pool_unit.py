@@ -13,6 +13,7 @@ import jimeng_async as jm
 from jimeng_async.pool import (
     account_key,
     batch_submit_id,
+    estimated_cost,
     is_credit_error,
     out_of_rotation_reason,
 )
@@ -92,12 +93,24 @@ def test_bad_pool_options_name_the_field() -> None:
         (jm.APIError("x", ret="1018"), "punished"),
         (jm.APIError("x", context={"ret": "3018"}), "outdated app"),
         (jm.APIError("x", ret="2004"), None),
+        (jm.RegionNotAllowedError("x", context={"ret": "3000"}), "region not allowed"),
+        (jm.RiskControlError("x", context={"ret": "1019"}), None),  # the job, not the account
+        (jm.PermissionDeniedError("x", context={"status": 403}), "HTTP 403"),
         (jm.InsufficientCreditsError("x", ret="5000"), None),
     ],
 )
 def test_which_errors_take_an_account_out(error: jm.JimengAPIError, reason: str | None) -> None:
     found = out_of_rotation_reason(error)
     assert found is None if reason is None else reason in (found or "")
+
+
+def test_costs_come_from_the_registry_unless_overridden() -> None:
+    image_2k = estimated_cost("image", {"prompt": "a"}, costs={})
+    assert estimated_cost("image", {"resolution": "4k"}, costs={}) > image_2k >= 1
+    five = estimated_cost("video", {"duration": 5}, costs={})
+    assert estimated_cost("video", {"duration": 10}, costs={}) == 2 * five
+    assert estimated_cost("video", {"duration": 10}, costs={"video": 7}) == 7
+    assert estimated_cost("image", {"model": "no-such-model"}, costs={}) == 1
 
 
 def test_credit_errors() -> None:
