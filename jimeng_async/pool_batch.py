@@ -199,16 +199,22 @@ class Batch:
                 await pool.state.drop_claim(key, pool.worker_id)
 
     async def _wait_for_claim(self, key: str) -> bool:
-        """Wait until the job is finished by its worker (False) or its claim is free (True)."""
+        """Wait until the job is finished by its worker (False) or its claim is free (True).
+
+        Bounded: the other worker's wait on the job ends within the generation limit.
+        """
         pool = self.pool
-        while True:
-            entry = await pool.state.get_job(key)
-            if entry is not None and entry.status in ("done", "failed"):
-                return False
-            if await pool.state.claim_job(key, pool.worker_id, pool.claim_ttl):
-                return True
-            # Another process finishes or dies: there is no local event to wait on.
-            await anyio.sleep(min(pool.claim_ttl / 4, 1.0))
+        limit = pool.settings.generation_timeout + 2 * pool.claim_ttl
+        with anyio.move_on_after(limit):
+            while True:
+                entry = await pool.state.get_job(key)
+                if entry is not None and entry.status in ("done", "failed"):
+                    return False
+                if await pool.state.claim_job(key, pool.worker_id, pool.claim_ttl):
+                    return True
+                # Another process finishes or dies: there is no local event to wait on.
+                await anyio.sleep(min(pool.claim_ttl / 4, 1.0))
+        raise PoolError(f"job {key} is still held by another worker after {limit:g}s")
 
     async def _run(self, index: int, item: Any) -> Outcome | None:
         entry = await self.pool.state.get_job(self.key(index))
