@@ -30,6 +30,7 @@ from .auth import mask_token, split_token
 from .config import Settings
 from .errors import (
     AuthError,
+    ConfigurationError,
     InsufficientCreditsError,
     InvalidInputError,
     JimengAPIError,
@@ -295,9 +296,18 @@ class JimengPool:
                 )
             self.costs[kind] = cost
         self._owns_state = not isinstance(state, PoolState)
-        self.state: PoolState = (
-            state if isinstance(state, PoolState) else _state_from_environment(state)
-        )
+        if state is not None and not isinstance(state, PoolState | str):
+            raise InvalidInputError("state", "must be a PoolState or a Redis URL")
+        try:
+            self.state: PoolState = (
+                state if isinstance(state, PoolState) else _state_from_environment(state)
+            )
+        except ConfigurationError:
+            if state is None:
+                raise  # it names JIMENG_REDIS_URL
+            raise InvalidInputError(
+                "state", "must be a redis://, rediss:// or unix:// URL"
+            ) from None
         self.claim_ttl = float(claim_ttl)
         self.worker_id = worker_id or uuid.uuid4().hex
         self._clients: dict[str | None, httpx.AsyncClient] = {}

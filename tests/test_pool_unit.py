@@ -73,6 +73,9 @@ def test_bad_proxies_are_refused_without_showing_them(proxies: object) -> None:
 def test_bad_pool_options_name_the_field() -> None:
     with pytest.raises(jm.InvalidInputError, match="claim_ttl"):
         jm.JimengPool([TOKEN_A], claim_ttl=0)
+    with pytest.raises(jm.InvalidInputError, match="state") as caught:
+        jm.JimengPool([TOKEN_A], state="http://user:secret@host")
+    assert "secret" not in str(caught.value)
     with pytest.raises(jm.InvalidInputError, match="costs"):
         jm.JimengPool([TOKEN_A], costs={"audio": 1})
     pool = jm.JimengPool([TOKEN_A])
