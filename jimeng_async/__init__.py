@@ -14,6 +14,8 @@ The local emulator, for tests and offline runs, is `jimeng_async.testing.Emulato
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import _redact
 from ._redact import RedactingFilter, redact_text
 from .config import REGIONS, RegionProfile, Settings
@@ -65,15 +67,29 @@ from .models import (
     QueueInfo,
     TaskStatus,
 )
+from .pool import AccountHealth, JimengPool, Outcome, PoolError
 from .registry import ImageModel, VideoModel, estimated_cost, models
 from .results import ImageResult, VideoResult
 from .session import JimengSession
 from .signer import RequestSignature, RequestSigner, SignableRequest
+from .state import MemoryState, PoolState
+
+if TYPE_CHECKING:
+    from .state.redis import RedisState
 from .tasks import GenerationTask, Progress
 
 __version__ = "0.1.0"
 
 _redact.install()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisState":  # needs the `redis` extra: imported on first use
+        from .state.redis import RedisState
+
+        return RedisState
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "API_ERROR",
@@ -85,6 +101,7 @@ __all__ = [
     "RISK_CONTROL",
     "SERVER_ERROR",
     "APIError",
+    "AccountHealth",
     "AccountInfo",
     "AccountPunishedError",
     "Asset",
@@ -106,17 +123,23 @@ __all__ = [
     "InvalidSourceError",
     "JimengAPIError",
     "JimengError",
+    "JimengPool",
     "JimengSession",
     "JobNotFoundError",
     "MalformedResponseError",
+    "MemoryState",
     "Metrics",
     "NetworkError",
+    "Outcome",
     "PermissionDeniedError",
     "PollingError",
+    "PoolError",
+    "PoolState",
     "Progress",
     "QueueInfo",
     "RateLimitError",
     "RedactingFilter",
+    "RedisState",
     "RegionNotAllowedError",
     "RegionProfile",
     "RequestSignature",

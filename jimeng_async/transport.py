@@ -75,8 +75,13 @@ LOCAL_ITEMS = Endpoint(
 )
 
 
-def new_http_client(settings: Settings, *, max_connections: int = 100) -> httpx.AsyncClient:
-    """An HTTP client that stores no cookies, so no account's cookies ride on another's request."""
+def new_http_client(
+    settings: Settings, *, max_connections: int = 100, proxy: str | None = None
+) -> httpx.AsyncClient:
+    """An HTTP client that stores no cookies, so no account's cookies ride on another's request.
+
+    `proxy` routes every request through that proxy URL (one client per proxy in a pool).
+    """
     no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.request_timeout),
@@ -84,6 +89,7 @@ def new_http_client(settings: Settings, *, max_connections: int = 100) -> httpx.
         cookies=no_cookies,
         follow_redirects=False,
         trust_env=False,
+        proxy=proxy,
     )
 
 

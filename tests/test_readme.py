@@ -9,6 +9,7 @@ added, is what a reader has at hand:
 - `jm.JimengSession(token)` without settings points at the emulator, and a token the README
   makes up (such as "us-xxxxxxxx") becomes an account there, so literal examples run as
   written;
+- `jm.JimengPool(tokens)` without settings likewise, and `prompts` is a short list of prompts;
 - `my_browser`, the reader's own way to compute browser signatures: its `sign()` returns two
   made-up values;
 - a block that defines `test_*` functions has them called with `jimeng_emulator` and
@@ -88,6 +89,21 @@ def _session_class(emulator: Emulator) -> type[jm.JimengSession]:
     return ReadmeSession
 
 
+def _pool_class(emulator: Emulator) -> type[jm.JimengPool]:
+    real = jm.JimengPool
+
+    class ReadmePool(real):  # type: ignore[misc,valid-type]
+        def __init__(self, tokens: list[str], **options: Any) -> None:
+            if options.get("settings") is None:
+                for token in tokens:
+                    if token not in emulator.state.accounts:
+                        emulator.add_account(split_token(token)[0], credits=100, token=token)
+                options["settings"] = emulator.settings()
+            super().__init__(tokens, **options)
+
+    return ReadmePool
+
+
 class _Browser:
     """Stands in for the browser page a reader drives to compute msToken / a_bogus."""
 
@@ -110,6 +126,7 @@ def test_every_readme_python_block_runs(
         (tmp_path / name).write_bytes(png(64, 48, name))
     (tmp_path / "cat.jpg").write_bytes(_jpeg(80, 60))
     monkeypatch.setattr(jm, "JimengSession", _session_class(jimeng_emulator))
+    monkeypatch.setattr(jm, "JimengPool", _pool_class(jimeng_emulator))
     token = jimeng_emulator.add_account("cn", credits=500)
     session = jm.JimengSession(token)
     namespace: dict[str, Any] = {
@@ -118,6 +135,7 @@ def test_every_readme_python_block_runs(
         "anyio": anyio,
         "token": token,
         "png_bytes": png(32, 32, "bytes"),
+        "prompts": ["a fox in snow", "a lighthouse at dusk", "a bowl of ramen"],
         "my_browser": _Browser(),
     }
     with (
