@@ -107,6 +107,8 @@ def machine() -> str:
 class EmulatorProcess:
     """The emulator in a child process (`benchmarks.emulator_proc`), with its control channel."""
 
+    module = "benchmarks.emulator_proc"
+
     def __init__(
         self, *, time_scale: float = 1.0, seed: int | None = 1, **config: Any
     ) -> None:
@@ -117,7 +119,7 @@ class EmulatorProcess:
         self._lock = anyio.Lock()
 
     async def __aenter__(self) -> EmulatorProcess:
-        command = [sys.executable, "-m", "benchmarks.emulator_proc", json.dumps(self.options)]
+        command = [sys.executable, "-m", self.module, json.dumps(self.options)]
         self._process = await anyio.open_process(command, stderr=None)
         assert self._process.stdout is not None
         self._lines = BufferedByteReceiveStream(self._process.stdout)
@@ -187,6 +189,12 @@ class EmulatorProcess:
 
     async def stats(self) -> dict[str, Any]:
         return await self.command("stats")
+
+
+class MinimalServer(EmulatorProcess):
+    """`benchmarks.minimal_server` in a child process: one fixed answer to any request."""
+
+    module = "benchmarks.minimal_server"
 
 
 def settings_for(url: str, **overrides: Any) -> Settings:

@@ -1,0 +1,82 @@
+"""Client CPU per web call: ours against bare httpx, both against the same minimal server.
+
+Ours is `session.credits(refresh=True)`: the query slot, the time bound, headers, Sign, the
+envelope decoding and the model. Bare httpx posts the same body to the same URL on one
+`AsyncClient` and decodes the JSON. Only this process's CPU (user + system) is counted; the
+server runs in its own process.
+
+    python -m benchmarks.cpu_per_call [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import anyio
+import httpx
+
+import jimeng_async as jm
+
+from .harness import MinimalServer, Row, cpu_seconds, median, print_rows, settings_for, spread
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+PATH = "/commerce/v1/benefits/user_credit"
+
+
+async def ours(url: str, calls: int) -> float:
+    """Microseconds of client CPU per call."""
+    async with jm.JimengSession(TOKEN, settings=settings_for(url)) as s:
+        for _ in range(20):  # warm: connections, imports, caches
+            await s.credits(refresh=True)
+        before = cpu_seconds()
+        for _ in range(calls):
+            await s.credits(refresh=True)
+        return (cpu_seconds() - before) / calls * 1e6
+
+
+async def bare(url: str, calls: int) -> float:
+    async with httpx.AsyncClient() as client:
+
+        async def once() -> None:
+            response = await client.post(url + PATH, content=b"{}")
+            response.raise_for_status()
+            response.json()
+
+        for _ in range(20):
+            await once()
+        before = cpu_seconds()
+        for _ in range(calls):
+            await once()
+        return (cpu_seconds() - before) / calls * 1e6
+
+
+async def rows(quick: bool = False) -> list[Row]:
+    calls, repeats = (20, 1) if quick else (2000, 3)
+    mine: list[float] = []
+    base: list[float] = []
+    async with MinimalServer() as server:
+        for _ in range(repeats):  # interleaved, so that load changes hit both alike
+            mine.append(await ours(server.url, calls))
+            base.append(await bare(server.url, calls))
+    ratio = median(mine) / median(base)
+    return [
+        Row(
+            "client CPU per web call (us), vs bare httpx, minimal server",
+            spread(mine, "{:.0f}"),
+            spread(base, "{:.0f}"),
+            f"{ratio:.2f}",
+            "<= 1.05",
+            None if quick else ratio <= 1.05,
+            f"{calls} sequential calls per repeat",
+        )
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu_per_call")
+    parser.add_argument("--quick", action="store_true")
+    print_rows(anyio.run(rows, parser.parse_args().quick))
+
+
+if __name__ == "__main__":
+    main()
