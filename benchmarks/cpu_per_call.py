@@ -10,14 +10,11 @@ server runs in its own process.
 
 from __future__ import annotations
 
-import argparse
-
-import anyio
 import httpx
 
 import jimeng_async as jm
 
-from .harness import MinimalServer, Row, cpu_seconds, median, print_rows, settings_for, spread
+from .harness import MinimalServer, Row, cpu_seconds, median, script_main, settings_for, spread
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 PATH = "/commerce/v1/benefits/user_credit"
@@ -73,9 +70,7 @@ async def rows(quick: bool = False) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu_per_call")
-    parser.add_argument("--quick", action="store_true")
-    print_rows(anyio.run(rows, parser.parse_args().quick))
+    script_main("benchmarks.cpu_per_call", rows)
 
 
 if __name__ == "__main__":

@@ -6,13 +6,16 @@ client's CPU, memory and event loop are its own. Figures are medians of repeats 
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import platform
 import resource
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -49,6 +52,18 @@ HEADER = ["scenario", "ours", "baseline", "ratio", "target", "holds", "note"]
 def print_rows(rows: Sequence[Row]) -> None:
     for row in rows:
         print(" | ".join(row.cells()), flush=True)
+
+
+def script_main(prog: str, rows: Callable[[bool], Awaitable[list[Row]]]) -> None:
+    """The command line of one scenario script: `--quick` (tiny sizes, no targets), `--json`."""
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, no targets judged")
+    parser.add_argument("--json", action="store_true", help="rows as one JSON line at the end")
+    args = parser.parse_args()
+    result = anyio.run(rows, args.quick)
+    print_rows(result)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(row) for row in result]), flush=True)
 
 
 def median(values: Sequence[float]) -> float:
@@ -94,10 +109,8 @@ def machine() -> str:
     except OSError:
         pass
     load = ""
-    try:
+    with contextlib.suppress(OSError):
         load = ", load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        pass
     return (
         f"{model}, {os.cpu_count()} cores{load}; Python {platform.python_version()} "
         f"({platform.python_implementation()}); {platform.system()} {platform.release()}"
@@ -109,9 +122,7 @@ class EmulatorProcess:
 
     module = "benchmarks.emulator_proc"
 
-    def __init__(
-        self, *, time_scale: float = 1.0, seed: int | None = 1, **config: Any
-    ) -> None:
+    def __init__(self, *, time_scale: float = 1.0, seed: int | None = 1, **config: Any) -> None:
         self.options = {"time_scale": time_scale, "seed": seed, "config": config}
         self.hello: dict[str, Any] = {}
         self._process: anyio.abc.Process | None = None
@@ -155,7 +166,8 @@ class EmulatorProcess:
 
     async def command(self, cmd: str, **args: Any) -> dict[str, Any]:
         """Send one command and return its answer (RuntimeError if the child refused it)."""
-        assert self._process is not None and self._process.stdin is not None
+        assert self._process is not None
+        assert self._process.stdin is not None
         async with self._lock:
             await self._process.stdin.send(json.dumps({"cmd": cmd, **args}).encode() + b"\n")
             with anyio.fail_after(120):

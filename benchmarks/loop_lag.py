@@ -11,7 +11,6 @@ same session (so at most 5 calls in flight), watched for as long as ours took (a
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,10 +20,11 @@ import anyio
 import jimeng_async as jm
 from jimeng_async.transport import HISTORY
 
-from .harness import EmulatorProcess, Row, median, percentile, print_rows, spread
+from .harness import EmulatorProcess, Row, median, percentile, script_main, spread
 
 TICK = 0.005
 TIME_SCALE = 0.25
+QUICK_SCALE = 0.05
 DONE = {10, 50, 30}
 #: No queue phase (the emulator's queue position is O(records) per answer) and no
 #: duplicate look-back (O(records) per submit): the emulator process must keep up.
@@ -54,8 +54,10 @@ async def monitored(work: Callable[[], Awaitable[None]], window: float | None) -
     return lags
 
 
-async def run(jobs: int, pattern: str, window: float | None) -> tuple[list[float], float]:
-    async with EmulatorProcess(time_scale=TIME_SCALE, **MANY_JOBS) as emu:
+async def run(
+    jobs: int, pattern: str, window: float | None, scale: float
+) -> tuple[list[float], float]:
+    async with EmulatorProcess(time_scale=scale, **MANY_JOBS) as emu:
         token = await emu.add_account(jobs + 10)
         ids = (await emu.command("make_jobs", token=token, n=jobs))["ids"]
         settings = emu.settings()
@@ -74,7 +76,7 @@ async def run(jobs: int, pattern: str, window: float | None) -> tuple[list[float
                     record = data.get(hid)
                     if isinstance(record, dict) and record.get("status") in DONE:
                         return
-                    await anyio.sleep(1.0 * TIME_SCALE)
+                    await anyio.sleep(1.0 * scale)
 
             async def capped() -> None:
                 async with anyio.create_task_group() as group:
@@ -88,9 +90,10 @@ async def run(jobs: int, pattern: str, window: float | None) -> tuple[list[float
 
 async def rows(quick: bool = False) -> list[Row]:
     jobs, repeats = (300, 1) if quick else (10_000, 3)
-    ours = [await run(jobs, "ours", None) for _ in range(repeats)]
-    window = max(5.0, median([seconds for _, seconds in ours]))
-    base = [await run(jobs, "capped", window) for _ in range(1 if quick else 2)]
+    scale = QUICK_SCALE if quick else TIME_SCALE
+    ours = [await run(jobs, "ours", None, scale) for _ in range(repeats)]
+    window = max(1.0 if quick else 5.0, median([seconds for _, seconds in ours]))
+    base = [await run(jobs, "capped", window, scale) for _ in range(1 if quick else 2)]
     ours_max = [max(lags) * 1000 for lags, _ in ours]
     ours_p99 = [percentile(lags, 0.99) * 1000 for lags, _ in ours]
     base_max = [max(lags) * 1000 for lags, _ in base]
@@ -109,9 +112,7 @@ async def rows(quick: bool = False) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.loop_lag")
-    parser.add_argument("--quick", action="store_true")
-    print_rows(anyio.run(rows, parser.parse_args().quick))
+    script_main("benchmarks.loop_lag", rows)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import anyio
 
 import jimeng_async as jm
 
-from .harness import EmulatorProcess, Row, median, print_rows, rss_bytes, spread
+from .harness import EmulatorProcess, Row, median, rss_bytes, script_main, spread
 
 #: Jobs that stay processing for the whole measurement (service seconds). Not queued: the
 #: emulator's queue position costs it O(records) per answer, which would slow the run down.
@@ -58,7 +58,8 @@ async def measure_ours(jobs: int) -> dict[str, float]:
                 for task in tasks:
                     group.start_soon(task.wait)
                 with anyio.fail_after(300):
-                    while (await emu.stats())["history_ids"] < jobs:  # every job polled once
+                    # every job polled once: the emulator is another process, so ask it
+                    while (await emu.stats())["history_ids"] < jobs:  # noqa: ASYNC110
                         await anyio.sleep(0.05)
                 figures = _per_job(before, jobs)
                 group.cancel_scope.cancel()
@@ -91,7 +92,7 @@ def child(kind: str, jobs: int, traced: bool) -> dict[str, float]:
     """One measurement in a fresh interpreter; returns its figures per job."""
     command = [sys.executable, "-m", "benchmarks.memory_pending", "--child", kind]
     command += ["--jobs", str(jobs)] + (["--traced"] if traced else [])
-    out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, timeout=600)
+    out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, timeout=600)  # noqa: S603 (own argv)
     figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return figures
 
@@ -127,9 +128,10 @@ def main() -> None:
     parser.add_argument("--child", choices=["ours", "floor"])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--traced", action="store_true")
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.child is None:
-        print_rows(anyio.run(rows, args.quick))
+        script_main("benchmarks.memory_pending", rows)
         return
     if args.traced:
         tracemalloc.start()

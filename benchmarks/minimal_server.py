@@ -54,7 +54,7 @@ async def handle(stream: anyio.abc.SocketStream) -> None:
 
 async def serve() -> None:
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)  # noqa: S610 (not Django)
     async with anyio.create_task_group() as group:
         group.start_soon(listener.serve, handle)
         print(json.dumps({"url": f"http://127.0.0.1:{port}", "pid": os.getpid()}), flush=True)

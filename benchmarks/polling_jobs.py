@@ -12,7 +12,6 @@ service seconds (real seconds / time scale).
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ import anyio
 import jimeng_async as jm
 from jimeng_async.transport import HISTORY
 
-from .harness import EmulatorProcess, Row, median, percentile, print_rows, spread
+from .harness import EmulatorProcess, Row, median, percentile, script_main, spread
 
 DONE = {10, 50, 30}
 TIME_SCALE = 0.25
@@ -155,9 +154,7 @@ async def rows(quick: bool = False) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.polling_jobs")
-    parser.add_argument("--quick", action="store_true")
-    print_rows(anyio.run(rows, parser.parse_args().quick))
+    script_main("benchmarks.polling_jobs", rows)
 
 
 if __name__ == "__main__":
