@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import anyio
 import backoff
@@ -284,6 +285,7 @@ class Transport:
         self._session_id = session_id
         self._query_slots = query_slots
         self.closed = False  # set by the session's aclose(): every later call is refused
+        self._urls: dict[str, str] = {}
 
     async def call(
         self,
@@ -320,13 +322,31 @@ class Transport:
             retry_safe=retry_safe,
         )
 
+    def _base(self, endpoint: Endpoint) -> str:
+        return (self.profile.commerce_url if endpoint.commerce else self.profile.base_url) + (
+            endpoint.path
+        )
+
+    def _query(self, endpoint: Endpoint) -> dict[str, str]:
+        params = {} if endpoint.commerce else default_params(self.profile, self.settings)
+        params.update(endpoint.extra_params)
+        return params
+
+    def _url(self, endpoint: Endpoint) -> str:
+        """The endpoint's full URL with its query; built once, since neither ever changes.
+
+        Handing httpx a ready URL instead of `params=` spares it a parse and merge per call.
+        """
+        url = self._urls.get(endpoint.name)
+        if url is None:
+            params = self._query(endpoint)
+            url = self._base(endpoint) + (f"?{urlencode(params)}" if params else "")
+            self._urls[endpoint.name] = url
+        return url
+
     async def _send_once(
         self, endpoint: Endpoint, content: bytes, number: int, extra: Mapping[str, str]
     ) -> dict[str, Any]:
-        base = self.profile.commerce_url if endpoint.commerce else self.profile.base_url
-        params = {} if endpoint.commerce else default_params(self.profile, self.settings)
-        params.update(endpoint.extra_params)
-        params.update(extra)
         headers = build_headers(
             session_id=self._session_id,
             profile=self.profile,
@@ -337,8 +357,13 @@ class Transport:
         )
         if content:
             headers["Content-Type"] = "application/json"
-        if endpoint.signed and self.signer is not None:
-            await self._sign(endpoint, base + endpoint.path, params, headers, content)
+        url = self._url(endpoint)
+        signer = self.signer if endpoint.signed else None
+        if extra or signer is not None:  # a query of its own: built for this attempt
+            params = {**self._query(endpoint), **extra}
+            if signer is not None:
+                await _sign(signer, endpoint, self._base(endpoint), params, headers, content)
+            url = self._base(endpoint) + f"?{urlencode(params)}"
         context: dict[str, Any] = {"endpoint": endpoint.name, "attempt": number}
         async with measured(
             self.metrics,
@@ -347,41 +372,39 @@ class Transport:
             limit=self.settings.request_timeout,
             context=context,
         ) as attempt:
-            response = await self.client.post(
-                base + endpoint.path, params=params, content=content, headers=headers
-            )
+            response = await self.client.post(url, content=content, headers=headers)
             context["status"] = response.status_code
             context["request_id"] = request_id(response)
             data = decode_envelope(response, context)
             attempt.ok = True
             return data
 
-    async def _sign(
-        self,
-        endpoint: Endpoint,
-        url: str,
-        params: dict[str, str],
-        headers: dict[str, str],
-        content: bytes,
-    ) -> None:
-        """Let the signer add its query parameters and headers (each attempt is signed anew).
 
-        The signer never sees the Cookie or Sign, and may not replace them.
-        """
-        assert self.signer is not None
-        visible = {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
-        request = SignableRequest(
-            method="POST",
-            url=url,
-            params=dict(params),
-            headers=visible,
-            body=content,
-            endpoint=endpoint.name,
-        )
-        signature = await self.signer(request)
-        if signature is None:
-            return
-        params.update({str(k): str(v) for k, v in signature.params.items()})
-        for name, value in signature.headers.items():
-            if name.lower() not in SECRET_HEADERS:
-                headers[str(name)] = str(value)
+async def _sign(
+    signer: RequestSigner,
+    endpoint: Endpoint,
+    url: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    content: bytes,
+) -> None:
+    """Let the signer add its query parameters and headers (each attempt is signed anew).
+
+    The signer never sees the Cookie or Sign, and may not replace them.
+    """
+    visible = {k: v for k, v in headers.items() if k.lower() not in SECRET_HEADERS}
+    request = SignableRequest(
+        method="POST",
+        url=url,
+        params=dict(params),
+        headers=visible,
+        body=content,
+        endpoint=endpoint.name,
+    )
+    signature = await signer(request)
+    if signature is None:
+        return
+    params.update({str(k): str(v) for k, v in signature.params.items()})
+    for name, value in signature.headers.items():
+        if name.lower() not in SECRET_HEADERS:
+            headers[str(name)] = str(value)
