@@ -119,6 +119,7 @@ def test_command_line_serves_until_terminated() -> None:
         assert TOKEN not in output  # a given token is shown masked
         random_us = re.search(r"account us (us-[0-9a-f]{32}) credits=100", output)
         assert random_us, output
+        assert "export JIMENG_TOKEN=...  # the token you gave" in output  # the first account
         path, params, headers = signed_parts(TOKEN, "user_credit")
         response = httpx.post(url + path, params=params, headers=headers, content=b"{}")
         assert response.json()["data"]["credit"]["total_credit"] == 500
@@ -128,5 +129,38 @@ def test_command_line_serves_until_terminated() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _serve_until_ready(command: list[str]) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("Press Ctrl-C"):
+            break
+    return process, "".join(lines)
+
+
+def test_command_line_defaults_give_a_usable_account_at_a_demo_pace() -> None:
+    command = [sys.executable, "-m", "jimeng_async.testing", "--port", "0"]
+    process, output = _serve_until_ready(command)
+    try:
+        assert "(time scale 0.05)" in output, output
+        account = re.search(r"account cn ([0-9a-f]{32}) credits=100", output)
+        assert account, output
+        assert f"export JIMENG_TOKEN={account.group(1)}\n" in output
+        url_match = re.search(r"running at (http://127\.0\.0\.1:\d+)", output)
+        assert url_match, output
+        path, params, headers = signed_parts(account.group(1), "user_credit")
+        response = httpx.post(
+            url_match.group(1) + path, params=params, headers=headers, content=b"{}"
+        )
+        assert response.json()["data"]["credit"]["total_credit"] == 100
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
         if process.stdout is not None:
             process.stdout.close()

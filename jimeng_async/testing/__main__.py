@@ -71,13 +71,19 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
         type=parse_account,
         default=[],
         metavar="REGION[:TOKEN[:CREDITS]]",
-        help="create an account (repeatable); without TOKEN a random one is printed",
+        help=(
+            "create an account (repeatable); without TOKEN a random one is printed; "
+            f"without any, one cn account with {DEFAULT_CREDITS} credits"
+        ),
     )
     parser.add_argument(
         "--time-scale",
         type=float,
-        default=1.0,
-        help="multiply every service delay by this (e.g. 0.01)",
+        default=DEFAULT_TIME_SCALE,
+        help=(
+            "multiply every service delay by this (default %(default)g: an image in about "
+            "a second, a video in seconds; 1 is the real service's pace)"
+        ),
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for reproducible runs")
     parser.add_argument(
@@ -98,6 +104,10 @@ def add_emulator_options(parser: argparse.ArgumentParser) -> None:
         metavar="FIELD=VALUE",
         help="a FaultConfig field, e.g. --fault error_rate=0.1 (repeatable)",
     )
+
+
+#: Quick enough for a demo or a manual try, slow enough to watch a job's statuses go by.
+DEFAULT_TIME_SCALE = 0.05
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,8 +150,11 @@ async def serve(args: argparse.Namespace) -> None:
         faults=faults,
     ) as emulator:
         print(f"Jimeng emulator running at {emulator.url} (time scale {args.time_scale:g})")
-        for spec in args.account:
+        specs = args.account or [AccountSpec("cn", None, DEFAULT_CREDITS)]
+        tokens = []
+        for spec in specs:
             token = emulator.add_account(spec.region, credits=spec.credits, token=spec.token)
+            tokens.append((token, spec.token is not None))
             print(
                 f"account {spec.region} {_shown(token, spec.token is not None)} "
                 f"credits={spec.credits}"
@@ -149,6 +162,11 @@ async def serve(args: argparse.Namespace) -> None:
         print("Point a client at it with:")
         for name, value in emulator.environment().items():
             print(f"export {name}={value}")
+        first, given = tokens[0]
+        if given:  # the caller knows it; it is not repeated in full
+            print(f"export JIMENG_TOKEN=...  # the token you gave, {_shown(first, given)}")
+        else:
+            print(f"export JIMENG_TOKEN={first}")
         print("Press Ctrl-C to stop.", flush=True)
         await _wait_for_stop()
     print("Emulator stopped.", flush=True)
