@@ -90,9 +90,10 @@ def _apply(entries: dict[int, JobEntry], index: int, event: dict[str, Any]) -> N
 
 
 def check_journal(path: object) -> Journal | None:
-    """A `Journal` for a path argument (None for none), refusing anything else by name."""
-    if path is None:
-        return None
+    """A `Journal` for a path argument (None for none; a `Journal` as is, so its owner can
+    add events of its own), refusing anything else by name."""
+    if path is None or isinstance(path, Journal):
+        return path
     if not isinstance(path, str | os.PathLike) or not str(path):
         raise InvalidInputError("journal", "must be a file path", allowed="str or os.PathLike")
     return Journal(path)
