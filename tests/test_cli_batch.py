@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import uuid
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from cli_process import CliProcess
 from jimeng_async.cli import exits, main
 from jimeng_async.cli.batch import parse_input
 from jimeng_async.errors import InvalidInputError
+from jimeng_async.pool import account_key, batch_submit_id
 from jimeng_async.testing import Emulator
 
 
@@ -132,19 +132,28 @@ def test_interrupted_batch_resumes_without_resubmitting(
 
 
 def test_a_submit_cut_short_is_resent_with_the_same_submit_id(
-    jimeng_emulator: Emulator, cli_env: None, tmp_path: Path
+    jimeng_emulator: Emulator, jimeng_token: str, cli_env: None, tmp_path: Path
 ) -> None:
     prompts = tmp_path / "p.txt"
     prompts.write_text("one\n")
     journal = tmp_path / "p.report.jsonl.journal"
     batch_id = "8c4bd2a4-7c39-4b53-a4b4-0f2d3c1e2a10"
-    submit_id = str(uuid.uuid5(uuid.UUID(batch_id), "1"))
+    submit_id = batch_submit_id(batch_id, 0, 0)
+    placed = {
+        "event": "placed",
+        "index": 0,
+        "kind": "image",
+        "submit_id": submit_id,
+        "history_id": None,
+        "account_key": account_key(jimeng_token),
+        "moves": 0,
+    }
     journal.write_text(
-        json.dumps({"event": "batch", "v": 1, "batch_id": batch_id})
+        json.dumps({"event": "batch", "batch_id": batch_id, "kind": "mixed"})
         + "\n"
-        + json.dumps({"event": "submitting", "line": 1, "submit_id": submit_id})
+        + json.dumps(placed)
         + "\n"
-        + '{"event": "submitted", "li'  # the process died while writing this line
+        + '{"event": "submitted", "in'  # the process died while writing this line
     )
     assert main(["batch", str(prompts), "--out", str(tmp_path / "out")]) == exits.OK
     rows = _report(tmp_path / "p.report.jsonl")
@@ -152,5 +161,9 @@ def test_a_submit_cut_short_is_resent_with_the_same_submit_id(
     (record,) = jimeng_emulator.records.values()
     assert record.submit_id == submit_id
     events = journal.read_text().splitlines()
-    assert events[2] == '{"event": "submitted", "li'  # the torn line stays alone on its line
-    assert [json.loads(e)["event"] for e in events[3:]] == ["submitting", "submitted", "finished"]
+    assert events[2] == '{"event": "submitted", "in'  # the torn line stays alone on its line
+    later = [json.loads(e) for e in events[3:]]
+    assert [e["event"] for e in later] == ["placed", "submitted", "saved", "finished"]
+    assert {e["submit_id"] for e in later if "submit_id" in e} == {submit_id}
+    assert later[2]["files"] == rows[0]["files"]
+    assert jimeng_emulator.stats.duplicate_submits == 0
