@@ -243,6 +243,9 @@ async def batch(args: argparse.Namespace, state: RunState) -> int:
                 async with aclosing(jobs) as outcomes:
                     async for outcome in outcomes:
                         run.settle(outcome)
+            for account in await pool.health():
+                if account.state == "out":
+                    say(f"account {account.token} left the rotation: {account.reason}")
     finally:
         write_report(report, lines)
     failed = [line for line in lines if line.status == "failed"]
