@@ -277,3 +277,18 @@ def test_a_revoked_account_leaves_rotation_and_the_batch_completes_on_the_other(
     err = capsys.readouterr().err
     assert "left the rotation: ret 1015: login expired" in err
     assert revoked not in err
+
+
+def test_a_journal_of_the_earlier_format_is_refused_before_any_request(
+    jimeng_emulator: Emulator, cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("one\n")
+    journal = tmp_path / "p.report.jsonl.journal"
+    journal.write_text(
+        '{"event": "batch", "v": 1, "batch_id": "8c4bd2a4-7c39-4b53-a4b4-0f2d3c1e2a10"}\n'
+        '{"event": "submitted", "line": 1, "submit_id": "x", "history_id": "7921"}\n'
+    )
+    assert main(["batch", str(prompts), "--out", str(tmp_path)]) == exits.USAGE
+    assert "--journal" in capsys.readouterr().err
+    assert sum(jimeng_emulator.stats.requests.values()) == 0

@@ -128,10 +128,18 @@ def _region(tokens: list[str]) -> str | None:
 
 def _recall(journal: Journal, lines: list[Line]) -> str | None:
     """Apply the journal of earlier runs to `lines`; returns the batch id it holds, if any."""
+    events = journal.events()
+    if any(event.get("event") == "batch" and "v" in event for event in events):
+        # The first CLI's own format: read as the pool's, its jobs would be submitted again.
+        raise InvalidInputError(
+            "--journal",
+            f"{str(journal.path)!r} is in the earlier batch journal format; finish that batch "
+            "with the version that started it, or delete the journal to start over",
+        )
     batch_id, entries = journal.read()
     saved = {
         event["index"]: [str(f) for f in event.get("files") or []]
-        for event in journal.events()
+        for event in events
         if event.get("event") == "saved" and isinstance(event.get("index"), int)
     }
     for index, line in enumerate(lines):
