@@ -127,8 +127,14 @@ def test_interrupted_batch_resumes_without_resubmitting(
     assert [r["status"] for r in rows] == ["succeeded"] * 3
     assert jimeng_emulator.stats.requests["generate"] == 3  # resumed by history id, not resent
     assert len(list((tmp_path / "out").iterdir())) == 12
+    downloads = jimeng_emulator.stats.requests["cdn"]
     assert main(argv) == exits.OK  # a finished batch stays finished
     assert jimeng_emulator.stats.requests["generate"] == 3
+    assert jimeng_emulator.stats.requests["cdn"] == downloads  # its files are not fetched again
+    next(iter((tmp_path / "out").iterdir())).unlink()
+    assert main(argv) == exits.OK  # ... unless one has gone: that job's files come again
+    assert jimeng_emulator.stats.requests["cdn"] == downloads + 4
+    assert len(list((tmp_path / "out").iterdir())) == 12
 
 
 def test_a_submit_cut_short_is_resent_with_the_same_submit_id(

@@ -186,8 +186,10 @@ class _Run:
     async def on_task(self, index: int, task: GenerationTask) -> None:
         """A job is submitted (or resumed): show its progress, then save its files once."""
         line = self.lines[index]
-        line.history_id, line.submit_id, line.status = task.history_id, task.submit_id, "running"
-        self.state.submitted.append((task.history_id, task.kind))
+        if not _final(line):  # a finished job, looked up again, keeps its status
+            self.state.submitted.append((task.history_id, task.kind))
+            line.status = "running"
+        line.history_id, line.submit_id = task.history_id, task.submit_id
         key = str(line.number)
         self.board.add(key, f"line {line.number}: {line.kind} {task.history_id}", "submitted")
         try:
