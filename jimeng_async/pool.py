@@ -15,8 +15,15 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, cast
@@ -38,7 +45,7 @@ from .errors import (
     PermissionDeniedError,
 )
 from .models import Kind
-from .pool_journal import check_journal
+from .pool_journal import Journal, check_journal
 from .results import ImageResult, VideoResult
 from .session import JimengSession
 from .state import AccountView, LeaseKind, MemoryState, PoolState
@@ -65,6 +72,8 @@ OUT_OF_ROTATION = {
 }
 CREDIT_RETS = frozenset({"5000", "1006"})
 _PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
+#: A batch's hook on each job's task once it is submitted or resumed: `(input index, task)`.
+OnTask = Callable[[int, GenerationTask], Awaitable[None]]
 _NAMESPACE = uuid.UUID("0f4f2d3c-6a51-4d3e-9a57-64a1c2e0b7d1")
 
 
@@ -325,7 +334,6 @@ class JimengPool:
                 self._share_limits(account)
         self._placing = anyio.Lock()
         self._turn = 0
-        self._stack: AsyncExitStack | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -370,7 +378,7 @@ class JimengPool:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> JimengPool:
-        await self._open()
+        self._require_open()
         return self
 
     async def __aexit__(
@@ -381,27 +389,22 @@ class JimengPool:
     ) -> None:
         await self.aclose()
 
-    async def _open(self) -> None:
-        """Open every session once (in the calling task).
-
-        TODO(issue-10): sessions work without `async with`; then this only checks `_closed`.
-        """
+    def _require_open(self) -> None:
         if self._closed:
             raise PoolError("this pool is closed; create a new one")
-        if self._stack is None:
-            stack = AsyncExitStack()
-            for account in self._accounts:
-                await stack.enter_async_context(account.session)
-            self._stack = stack
 
     async def aclose(self) -> None:
-        """Close the sessions, the connection pools and the state if the pool made it."""
+        """Close the sessions, the connection pools and the state if the pool made it.
+
+        Callable from any task, any number of times: waiters of jobs in flight get
+        `SessionClosedError` at once (their jobs stay resumable by id).
+        """
         if self._closed:
             return
         self._closed = True
         try:
-            if self._stack is not None:
-                await self._stack.aclose()
+            for account in self._accounts:
+                await account.session.aclose()
         finally:
             for client in self._clients.values():
                 await client.aclose()
@@ -427,7 +430,7 @@ class JimengPool:
 
     async def refresh_credits(self) -> list[AccountHealth]:
         """Read every account's balance now (an exhausted one returns if it has credits again)."""
-        await self._open()
+        self._require_open()
         views = await self.state.accounts([a.key for a in self._accounts])
         active = [a for a in self._accounts if views[a.key].status != "out"]
         async with anyio.create_task_group() as group:
@@ -457,6 +460,13 @@ class JimengPool:
             status="exhausted" if exhausted else "active",
             exhausted_day=_utc_day() if exhausted else "",
         )
+
+    async def _after_wait(self, key: str, error: JimengError | None) -> None:
+        """A job's wait ended: an error that says its account is dead takes the account out."""
+        if isinstance(error, JimengAPIError):
+            reason = out_of_rotation_reason(error)
+            if reason is not None:
+                await self._take_out(self._by_key[key], reason)
 
     async def _take_out(self, account: _Account, reason: str) -> None:
         logger.warning("pool: account %s leaves the rotation: %s", account.token_masked, reason)
@@ -573,6 +583,9 @@ class JimengPool:
         account, task, lease = await self._submit(kind, options)
         try:
             return await task
+        except JimengError as exc:
+            await self._after_wait(account.key, exc)
+            raise
         finally:
             await self._release(account.key, lease)
 
@@ -585,7 +598,7 @@ class JimengPool:
         moves it once. Every move takes a new submit id (the refused submit charged nothing);
         a resend to the same account keeps its id, so the service answers with the same job.
         """
-        await self._open()
+        self._require_open()
         job = job or Placement()
         exclude: set[str] = set()
         credit_moved = False
@@ -632,36 +645,55 @@ class JimengPool:
         inputs: Iterable[Any] | AsyncIterable[Any],
         *,
         concurrency: int | None = None,
-        journal: str | os.PathLike[str] | None = None,
+        journal: str | os.PathLike[str] | Journal | None = None,
         batch_id: str | None = None,
+        on_task: OnTask | None = None,
     ) -> AsyncIterator[Outcome]:
         """Run an image job per input (a prompt, or a mapping of `submit_image` options).
 
         Yields one `Outcome` per input as soon as it is ready. Inputs are pulled lazily and
         at most `concurrency` jobs are in flight. With `journal` (a JSONL path), a rerun
         resumes the batch without submitting again anything already submitted. Workers that
-        share a Redis state and a `batch_id` split the batch between them.
+        share a Redis state and a `batch_id` split the batch between them. `on_task(index,
+        task)` is awaited with each job's task once submitted or resumed (to show progress,
+        save files...) before its outcome is recorded; a `JimengError` it raises becomes the
+        outcome's error.
         """
-        return self._map("image", inputs, concurrency, journal, batch_id)
+        return self._map("image", inputs, concurrency, journal, batch_id, on_task)
 
     def map_videos(
         self,
         inputs: Iterable[Any] | AsyncIterable[Any],
         *,
         concurrency: int | None = None,
-        journal: str | os.PathLike[str] | None = None,
+        journal: str | os.PathLike[str] | Journal | None = None,
         batch_id: str | None = None,
+        on_task: OnTask | None = None,
     ) -> AsyncIterator[Outcome]:
         """Run a video job per input (a prompt, or a mapping of `submit_video` options)."""
-        return self._map("video", inputs, concurrency, journal, batch_id)
+        return self._map("video", inputs, concurrency, journal, batch_id, on_task)
+
+    def map_jobs(
+        self,
+        inputs: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
+        *,
+        concurrency: int | None = None,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        batch_id: str | None = None,
+        on_task: OnTask | None = None,
+    ) -> AsyncIterator[Outcome]:
+        """Run a batch of mixed kinds: each input is a mapping with `kind` ("image" or
+        "video"), `prompt` and that kind's submit options; otherwise as `map_images`."""
+        return self._map(None, inputs, concurrency, journal, batch_id, on_task)
 
     def _map(
         self,
-        kind: Kind,
+        kind: Kind | None,
         inputs: Iterable[Any] | AsyncIterable[Any],
         concurrency: int | None,
-        journal: str | os.PathLike[str] | None,
+        journal: str | os.PathLike[str] | Journal | None,
         batch_id: str | None,
+        on_task: OnTask | None,
     ) -> AsyncIterator[Outcome]:
         from .pool_batch import Batch  # the batch runner builds on this module
 
@@ -673,7 +705,10 @@ class JimengPool:
             raise InvalidInputError("batch_id", "must be a non-empty string")
         if not isinstance(inputs, Iterable | AsyncIterable) or isinstance(inputs, str | bytes):
             raise InvalidInputError("inputs", "must be an iterable of prompts or option mappings")
-        return Batch(self, kind, check_journal(journal), batch_id).run(inputs, concurrency)
+        if on_task is not None and not callable(on_task):
+            raise InvalidInputError("on_task", "must be an async callable (index, task)")
+        batch = Batch(self, kind, check_journal(journal), batch_id, on_task)
+        return batch.run(inputs, concurrency)
 
 
 class Placement:

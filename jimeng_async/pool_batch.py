@@ -24,7 +24,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from .errors import InvalidInputError, JimengError
 from .models import Kind
-from .pool import JimengPool, Outcome, Placement, PoolError, batch_submit_id
+from .pool import JimengPool, OnTask, Outcome, Placement, PoolError, batch_submit_id
 from .pool_journal import Journal
 from .results import ImageResult, VideoResult
 from .state import JobEntry
@@ -36,7 +36,7 @@ logger = logging.getLogger("jimeng_async")
 class _JobPlacement(Placement):
     """A batch job's placement: deterministic submit ids, registry and journal records."""
 
-    def __init__(self, batch: Batch, index: int, entry: JobEntry | None) -> None:
+    def __init__(self, batch: Batch, index: int, entry: JobEntry | None, kind: Kind) -> None:
         placed = entry is not None and entry.status == "placed"
         super().__init__(
             account_key=entry.account if placed and entry else None,
@@ -45,6 +45,7 @@ class _JobPlacement(Placement):
         self.shielded = True
         self._batch = batch
         self._index = index
+        self._kind: Kind = kind
         self.entry: JobEntry | None = None
 
     def submit_id(self) -> str:
@@ -53,7 +54,7 @@ class _JobPlacement(Placement):
     async def placed(self, account_key: str, masked: str, submit_id: str) -> None:
         self.entry = JobEntry(
             index=self._index,
-            kind=self._batch.kind,
+            kind=self._kind,
             submit_id=submit_id,
             account=account_key,
             status="placed",
@@ -63,14 +64,20 @@ class _JobPlacement(Placement):
 
 
 class Batch:
-    """One run of a batch by this worker."""
+    """One run of a batch by this worker; `kind` None: each input names its own kind."""
 
     def __init__(
-        self, pool: JimengPool, kind: Kind, journal: Journal | None, batch_id: str | None
+        self,
+        pool: JimengPool,
+        kind: Kind | None,
+        journal: Journal | None,
+        batch_id: str | None,
+        on_task: OnTask | None = None,
     ) -> None:
         self.pool = pool
-        self.kind: Kind = kind
+        self.kind: Kind | None = kind
         self.journal = journal
+        self.on_task = on_task
         self.batch_id = batch_id or ""
         self._from_journal: set[int] = set()
         self._held: set[str] = set()
@@ -109,7 +116,7 @@ class Batch:
         self.batch_id = journal_id or self.batch_id or uuid.uuid4().hex
         if journal_id is None:
             await self.journal.write(
-                {"event": "batch", "batch_id": self.batch_id, "kind": self.kind}
+                {"event": "batch", "batch_id": self.batch_id, "kind": self.kind or "mixed"}
             )
         for index, entry in entries.items():
             self._from_journal.add(index)
@@ -120,7 +127,7 @@ class Batch:
         self, inputs: Iterable[Any] | AsyncIterable[Any], concurrency: int
     ) -> AsyncIterator[Outcome]:
         await self._start()
-        await self.pool._open()
+        self.pool._require_open()
         send, receive = anyio.create_memory_object_stream[Outcome](concurrency)
         slots = anyio.Semaphore(concurrency)
         with receive:
@@ -171,7 +178,8 @@ class Batch:
                 error = exc if isinstance(exc, JimengError) else PoolError(f"unexpected: {exc!r}")
                 if error is not exc:
                     error.__cause__ = exc
-                outcome = Outcome(index=index, input=item, kind=self.kind, error=error)
+                kind = _kind_of(self.kind, item)
+                outcome = Outcome(index=index, input=item, kind=kind, error=error)
             try:
                 if outcome is not None:
                     await send.send(outcome)
@@ -223,18 +231,18 @@ class Batch:
                 return None  # finished by another worker of this batch: its outcome
             if not entry.history_id:
                 entry = None  # refused before: nothing was charged, so try again
-        options = _options(self.kind, item)
+        kind, options = _job_input(self.kind, item)
         if entry is not None and entry.history_id:
-            return await self._resume(index, item, entry)
-        placement = _JobPlacement(self, index, entry)
+            return await self._resume(index, item, entry, kind)
+        placement = _JobPlacement(self, index, entry, kind)
         try:
-            account, task, lease = await self.pool._submit(self.kind, options, placement)
+            account, task, lease = await self.pool._submit(kind, options, placement)
         except JimengError as exc:
             if placement.entry is not None:
                 placement.entry.status, placement.entry.error = "failed", str(exc)
                 await self.record(placement.entry, "finished", outcome="error", error=str(exc))
                 await self.pool.state.forget_job(self.key(index))
-            return Outcome(index=index, input=item, kind=self.kind, error=exc)
+            return Outcome(index=index, input=item, kind=kind, error=exc)
         entry = placement.entry
         assert entry is not None
         entry.status, entry.history_id = "submitted", task.history_id
@@ -248,13 +256,13 @@ class Batch:
         )
         return await self._finish(index, item, entry, task, account.key, lease, resumed=False)
 
-    async def _resume(self, index: int, item: Any, entry: JobEntry) -> Outcome:
+    async def _resume(self, index: int, item: Any, entry: JobEntry, kind: Kind) -> Outcome:
         account = self.pool._by_key.get(entry.account)
         if account is None:
             error = PoolError(f"job {entry.history_id} belongs to an account not in this pool")
-            return Outcome(index=index, input=item, kind=self.kind, error=error)
+            return Outcome(index=index, input=item, kind=kind, error=error)
         lease = await self.pool._job_lease(account)
-        task = account.session.resume(entry.history_id, kind=self.kind, submit_id=entry.submit_id)
+        task = account.session.resume(entry.history_id, kind=kind, submit_id=entry.submit_id)
         return await self._finish(index, item, entry, task, account.key, lease, resumed=True)
 
     async def _finish(
@@ -272,11 +280,14 @@ class Batch:
         result: ImageResult | VideoResult | None = None
         error: JimengError | None = None
         try:
+            if self.on_task is not None:
+                await self.on_task(index, task)
             got = await task
             assert isinstance(got, ImageResult | VideoResult)
             result = got
         except JimengError as exc:
             error = exc
+            await self.pool._after_wait(key, exc)
         finally:
             await self.pool._release(key, lease)
         entry.status = "done" if error is None else "failed"
@@ -288,7 +299,7 @@ class Batch:
         return Outcome(
             index=index,
             input=item,
-            kind=self.kind,
+            kind=task.kind or _kind_of(self.kind, item),
             result=result,
             error=error,
             history_id=task.history_id,
@@ -298,15 +309,37 @@ class Batch:
         )
 
 
-def _options(kind: Kind, item: Any) -> dict[str, Any]:
-    """The submit options of one input: a prompt string or a mapping with a `prompt`."""
+def _kind_of(batch_kind: Kind | None, item: Any) -> Kind:
+    """The kind of one input as far as it can be told (for the outcome of a refused input)."""
+    if batch_kind is not None:
+        return batch_kind
+    kind = item.get("kind") if isinstance(item, Mapping) else None
+    return "video" if kind == "video" else "image"
+
+
+def _job_input(batch_kind: Kind | None, item: Any) -> tuple[Kind, dict[str, Any]]:
+    """The kind and submit options of one input: a prompt string or a mapping with a `prompt`
+    (in a mixed batch, a mapping that also names its `kind`)."""
+    kind: Kind
+    if batch_kind is None:
+        named = item.get("kind") if isinstance(item, Mapping) else None
+        if named not in ("image", "video"):
+            raise InvalidInputError(
+                "inputs",
+                "an input of a mixed batch must be a mapping with a 'kind' and a 'prompt'",
+                allowed="kind: image, video",
+            )
+        kind = "image" if named == "image" else "video"
+        item = {k: v for k, v in item.items() if k != "kind"}
+    else:
+        kind = batch_kind
     if isinstance(item, str):
-        return {"prompt": item}
+        return kind, {"prompt": item}
     if isinstance(item, Mapping) and isinstance(item.get("prompt"), str):
         options = dict(item)
         if "submit_id" in options:
             raise InvalidInputError("submit_id", "is chosen by the batch (stable per input)")
-        return options
+        return kind, options
     raise InvalidInputError(
         "inputs", f"an {kind} input must be a prompt or a mapping with a 'prompt' string"
     )

@@ -8,7 +8,8 @@ Lines (appended and flushed as they happen; a torn last line from a crash is ign
     {"event": "finished", "index": 3, "outcome": "ok" | "error", "history_id": ..., "error": ...}
 
 "placed" is written before the submit is sent: a rerun that finds it without "submitted" sends
-the same submit id to the same account, which the service answers with the same job.
+the same submit id to the same account, which the service answers with the same job. Events
+of other names (the CLI's "saved") are kept in the file and ignored here.
 """
 
 from __future__ import annotations
@@ -34,27 +35,35 @@ class Journal:
         self.path = Path(path)
         self._lock = anyio.Lock()
 
+    def events(self) -> list[dict[str, Any]]:
+        """Every event recorded so far, in order; a line torn by a crash is skipped (and ended,
+        so that new events start on a line of their own)."""
+        if not self.path.exists():
+            return []
+        text = self.path.read_text(encoding="utf-8")
+        if text and not text.endswith("\n"):
+            self._append("\n")
+        events: list[dict[str, Any]] = []
+        for number, line in enumerate(text.splitlines(), 1):
+            try:
+                event = json.loads(line)
+            except ValueError:
+                logger.warning("journal %s: line %d is not JSON; skipped", self.path, number)
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+        return events
+
     def read(self) -> tuple[str | None, dict[int, JobEntry]]:
         """The batch id and the latest entry of every job recorded so far."""
-        if not self.path.exists():
-            return None, {}
         batch_id: str | None = None
         entries: dict[int, JobEntry] = {}
-        with self.path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    logger.warning("journal %s: line %d is not JSON; skipped", self.path, number)
-                    continue
-                if not isinstance(event, dict):
-                    continue
-                if event.get("event") == "batch":
-                    batch_id = str(event.get("batch_id") or "") or None
-                    continue
-                index = event.get("index")
-                if not isinstance(index, int):
-                    continue
+        for event in self.events():
+            if event.get("event") == "batch":
+                batch_id = str(event.get("batch_id") or "") or None
+                continue
+            index = event.get("index")
+            if isinstance(index, int):
                 _apply(entries, index, event)
         return batch_id, entries
 
@@ -90,9 +99,10 @@ def _apply(entries: dict[int, JobEntry], index: int, event: dict[str, Any]) -> N
 
 
 def check_journal(path: object) -> Journal | None:
-    """A `Journal` for a path argument (None for none), refusing anything else by name."""
-    if path is None:
-        return None
+    """A `Journal` for a path argument (None for none; a `Journal` as is, so its owner can
+    add events of its own), refusing anything else by name."""
+    if path is None or isinstance(path, Journal):
+        return path
     if not isinstance(path, str | os.PathLike) or not str(path):
         raise InvalidInputError("journal", "must be a file path", allowed="str or os.PathLike")
     return Journal(path)

@@ -7,6 +7,7 @@ so every timeline step is exact and nothing sleeps.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -405,3 +406,18 @@ async def test_blend_with_uploaded_images(emulator: Emulator, client: httpx.Asyn
     assert "image_uri" in refused["errmsg"]
     draft = json.loads(body["draft_content"])
     assert draft["component_list"][0]["generate_type"] == "blend"
+
+
+async def test_a_thawed_clock_runs_on_from_where_it_stood(emulator: Emulator) -> None:
+    state = emulator.state
+    stood = state.now()
+    emulator.advance(50.0)
+    assert state.now() == stood + 50.0  # frozen: only advance moves it
+    wall_minus_now = state.wall() - state.now()
+    emulator.thaw_clock()
+    assert state.now() >= stood + 50.0  # no jump back
+    # Running again: the emulator clock follows the monotonic clock, the wall clock with it.
+    assert state.now() - time.monotonic() == pytest.approx(stood + 50.0 - time.monotonic(), abs=1)
+    assert state.wall() - state.now() == pytest.approx(wall_minus_now, abs=1e-2)
+    emulator.thaw_clock()  # a running clock is left as it is
+    assert state.now() >= stood + 50.0

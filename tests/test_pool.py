@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from pathlib import Path
 
+import anyio
 import pytest
 
 import jimeng_async as jm
@@ -196,3 +197,88 @@ async def test_videos_in_a_batch(emulator: Emulator) -> None:
         outcomes = [o async for o in pool.map_videos(["waves", {"prompt": "rain", "duration": 5}])]
     assert sorted(o.index for o in outcomes) == [0, 1]
     assert all(isinstance(o.result, jm.VideoResult) for o in outcomes)
+
+
+async def test_a_job_whose_account_dies_after_submit_fails_at_the_next_poll(
+    emulator: Emulator,
+) -> None:
+    doomed, spare = (emulator.add_account("cn", credits=100) for _ in range(2))
+    emulator.freeze_clock()  # the job stays queued: only the dead account can end its wait
+    submitted = anyio.Event()
+    rounds: list[int] = []
+
+    async def on_task(index: int, task: jm.GenerationTask) -> None:
+        assert owner(emulator, task.history_id) == doomed  # first in rotation, both idle
+        emulator.expire_account(doomed)
+        rounds.append(emulator.stats.requests["get_history_by_ids"])
+        submitted.set()
+
+    async with jm.JimengPool([doomed, spare], settings=emulator.settings()) as pool:
+        [outcome] = [o async for o in pool.map_images(["a lighthouse"], on_task=on_task)]
+        health = {h.token: h for h in await pool.health()}
+        after = await pool.submit_image("a lighthouse, again")  # placed on the spare
+    assert submitted.is_set()
+    assert isinstance(outcome.error, jm.AuthError)
+    # Ended by the first history round after the token died, not by the generation limit.
+    assert emulator.stats.requests["get_history_by_ids"] - rounds[0] <= 2
+    doomed_health = health[jm.JimengSession(doomed).masked_token]
+    assert (doomed_health.state, doomed_health.in_flight) == ("out", 0)
+    assert "1015" in doomed_health.reason
+    assert owner(emulator, after.history_id) == spare
+
+
+async def test_generate_on_a_dead_account_takes_it_out_of_rotation(emulator: Emulator) -> None:
+    doomed = emulator.add_account("cn", credits=100)
+    emulator.freeze_clock()
+    async with jm.JimengPool([doomed], settings=emulator.settings()) as pool:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_expire_once_submitted, emulator, doomed)
+            with pytest.raises(jm.AuthError):
+                await pool.generate_image("a lighthouse")
+        [health] = await pool.health()
+        with pytest.raises(jm.PoolError):
+            await pool.submit_image("a lighthouse")
+    assert health.state == "out"
+    assert emulator.stats.requests["generate"] == 1
+
+
+async def _expire_once_submitted(emulator: Emulator, token: str) -> None:
+    """Revoke `token` as soon as its job exists (the emulator's record), watched per poll."""
+    while not emulator.records:
+        await anyio.wait_all_tasks_blocked()
+    emulator.expire_account(token)
+
+
+async def test_a_pool_closes_from_another_task_with_jobs_in_flight(emulator: Emulator) -> None:
+    tokens = [emulator.add_account("cn", credits=100) for _ in range(2)]
+    emulator.freeze_clock()  # every job stays in flight until the pool closes
+    pool = jm.JimengPool(tokens, settings=emulator.settings())
+    in_flight = 0
+    all_in = anyio.Event()
+    outcomes: list[jm.Outcome] = []
+
+    async def on_task(index: int, task: jm.GenerationTask) -> None:
+        nonlocal in_flight
+        in_flight += 1
+        if in_flight == 4:
+            all_in.set()
+
+    async def consume() -> None:
+        async for outcome in pool.map_images([f"a kite {i}" for i in range(4)], on_task=on_task):
+            outcomes.append(outcome)
+
+    async def close_when_in_flight() -> None:
+        await all_in.wait()
+        await pool.aclose()
+
+    with anyio.fail_after(30):  # a guard against a hang, not a timing assertion
+        async with anyio.create_task_group() as group:
+            group.start_soon(consume)
+            group.start_soon(close_when_in_flight)
+    assert sorted(o.index for o in outcomes) == [0, 1, 2, 3]
+    assert all(isinstance(o.error, jm.SessionClosedError) for o in outcomes)
+    assert all(o.history_id for o in outcomes)  # resumable by id
+    with pytest.raises(jm.PoolError, match="closed"):
+        await pool.submit_image("a kite")
+    await pool.aclose()  # idempotent
+    assert emulator.stats.requests["generate"] == 4

@@ -4,7 +4,7 @@
     jimeng-async models                      # the models, ratios, resolutions, durations
     jimeng-async account --token us-xxxx     # or JIMENG_TOKEN in the environment
     jimeng-async image "a cat" --out out/    # progress on stderr, file paths on stdout
-    jimeng-async batch prompts.txt --out out/ --concurrency 4
+    jimeng-async batch prompts.txt --out out/ --concurrency 4 --token A --token B
     jimeng-async emulator --port 0 --account cn:tok:500
 
 Every command takes `--json` (one JSON document on stdout) and `-v` (request log on stderr),
@@ -150,7 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("--out", default=".", help="directory for the files")
 
-    runs = _with_token(command("batch", "run a file of prompts; run it again to resume", batch))
+    runs = command("batch", "run a file of prompts; run it again to resume", batch)
+    runs.add_argument(
+        "--token",
+        action="append",
+        help="refresh token, once per account (default: $JIMENG_TOKENS, comma separated, "
+        "else $JIMENG_TOKEN)",
+    )
+    runs.add_argument("--timeout", type=float, help="generation limit in seconds (default 1200)")
     runs.add_argument("input", help="prompts, one per line, or JSONL with options")
     runs.add_argument("--kind", choices=("image", "video"), default="image")
     runs.add_argument("--concurrency", type=_positive, default=4, help="jobs in flight (4)")

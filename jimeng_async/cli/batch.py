@@ -1,44 +1,44 @@
-"""`jimeng-async batch`: many prompts, bounded concurrency, a journal that makes it resumable.
+"""`jimeng-async batch`: many prompts over one or many accounts (a `JimengPool`), resumable.
 
 Input: one prompt per line, or a JSON object per line with `prompt` and options (`kind`,
 `model`, `ratio`, `resolution`, `duration`, `seed`, `negative_prompt`). Blank lines and lines
-starting with `#` are skipped; lines keep their numbers, which identify the jobs.
+starting with `#` are skipped; lines keep their numbers, which the report shows.
 
-The journal (JSONL, appended and flushed before and after each submit) makes a second run of
-the same command resume instead of paying twice: a line with a history id is resumed by it; a
-line whose submit was under way is sent again with the same `submit_id` (derived from the
-batch id and the line number), which the service de-duplicates; a finished line is left alone.
-The report (JSONL, one object per input line, in input order) is rewritten at the end of every
-run, interrupted or not.
+The batch runs as one `JimengPool.map_jobs` over the lines in input order, with the pool's
+journal (JSONL, docs/cli.md) plus one event of the CLI's own ("saved", the files of a job).
+A second run of the same command resumes instead of paying twice: a job with a history id is
+waited for by it, a job whose submit was under way is sent again with the same submit id to
+the same account (the service de-duplicates it), files already saved are not fetched again.
+The report (JSONL, one object per input line, in input order) is rewritten at the end of
+every run, interrupted or not.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import uuid
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
-
+from ..auth import split_token
 from ..errors import InvalidInputError, JimengError
 from ..models import Kind
-from ..session import JimengSession
+from ..pool import JimengPool, Outcome
+from ..pool_journal import Journal
+from ..tasks import GenerationTask
 from . import exits
 from .common import (
     RunState,
     check_image_options,
     check_video_options,
-    open_session,
-    token_region,
+    checked_tokens,
+    settings_of,
 )
-from .common import wait_and_save as _wait_and_save
-from .display import JobBoard, print_json, say
+from .display import JobBoard, describe, print_json, say
 
-JOURNAL_VERSION = 1
 _OPTION_KEYS = frozenset({"model", "ratio", "resolution", "duration", "seed", "negative_prompt"})
 _KINDS: tuple[Kind, ...] = ("image", "video")
 
@@ -51,7 +51,7 @@ class Line:
     prompt: str
     kind: Kind
     options: dict[str, Any]
-    submit_id: str = ""
+    submit_id: str | None = None
     history_id: str | None = None
     status: str = "not submitted"
     files: list[str] = field(default_factory=list)
@@ -120,62 +120,107 @@ def read_input(path: Path, *, default_kind: Kind, region: str | None) -> list[Li
     return parse_input(text, default_kind=default_kind, region=region)
 
 
-class Journal:
-    """The append-only JSONL record of a batch run; read back to resume."""
+def _region(tokens: list[str]) -> str | None:
+    """The accounts' region when they share one (lines are checked against its models)."""
+    regions = {split_token(token)[0] for token in tokens}
+    return regions.pop() if len(regions) == 1 else None
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.batch_id = ""
 
-    def load(self, lines: list[Line]) -> int:
-        """Apply earlier runs' events to `lines`; returns how many events were read."""
-        by_number = {line.number: line for line in lines}
-        events = 0
-        if self.path.exists():
-            text = self.path.read_text(encoding="utf-8")
-            if text and not text.endswith("\n"):
-                self._append("\n")  # end a line torn by a crash, so new events start clean
-            for raw in text.splitlines():
-                try:
-                    event = json.loads(raw)
-                except json.JSONDecodeError:
-                    continue  # a line cut short when the process died: its job is redone
-                events += 1
-                self._apply(event, by_number)
-        if not self.batch_id:
-            self.batch_id = str(uuid.uuid4())
-            self.write({"event": "batch", "v": JOURNAL_VERSION, "batch_id": self.batch_id})
-        for line in lines:
-            if not line.submit_id:
-                line.submit_id = str(uuid.uuid5(uuid.UUID(self.batch_id), str(line.number)))
-        return events
+def _recall(journal: Journal, lines: list[Line]) -> str | None:
+    """Apply the journal of earlier runs to `lines`; returns the batch id it holds, if any."""
+    events = journal.events()
+    if any(event.get("event") == "batch" and "v" in event for event in events):
+        # The first CLI's own format: read as the pool's, its jobs would be submitted again.
+        raise InvalidInputError(
+            "--journal",
+            f"{str(journal.path)!r} is in the earlier batch journal format; finish that batch "
+            "with the version that started it, or delete the journal to start over",
+        )
+    batch_id, entries = journal.read()
+    saved = {
+        event["index"]: [str(f) for f in event.get("files") or []]
+        for event in events
+        if event.get("event") == "saved" and isinstance(event.get("index"), int)
+    }
+    for index, line in enumerate(lines):
+        entry = entries.get(index)
+        if entry is None:
+            continue
+        line.submit_id, line.history_id = entry.submit_id, entry.history_id or None
+        line.status = {"placed": "submitting", "submitted": "running"}.get(entry.status, "")
+        if entry.status == "done":
+            files = saved.get(index, [])
+            line.status = "succeeded"
+            # Files saved by an earlier run are not fetched again, unless one has gone.
+            line.files = files if all(Path(f).is_file() for f in files) else []
+        elif entry.status == "failed":
+            line.status, line.error = "failed", entry.error or None
+    return batch_id
 
-    def _apply(self, event: dict[str, Any], by_number: dict[int, Line]) -> None:
-        if event.get("event") == "batch":
-            self.batch_id = str(event.get("batch_id", ""))
+
+def _final(line: Line) -> bool:
+    """Succeeded, or failed after its job existed (a submit that failed is tried again)."""
+    return line.status == "succeeded" or (line.status == "failed" and line.history_id is not None)
+
+
+class _Run:
+    """One run of the batch: shows each job, saves its files, settles each line."""
+
+    def __init__(
+        self,
+        lines: list[Line],
+        journal: Journal,
+        board: JobBoard,
+        out: Path,
+        state: RunState,
+    ) -> None:
+        self.lines = lines
+        self.journal = journal
+        self.board = board
+        self.out = out
+        self.state = state
+
+    def inputs(self) -> list[dict[str, Any]]:
+        return [{"kind": ln.kind, "prompt": ln.prompt, **ln.options} for ln in self.lines]
+
+    async def on_task(self, index: int, task: GenerationTask) -> None:
+        """A job is submitted (or resumed): show its progress, then save its files once."""
+        line = self.lines[index]
+        if not _final(line):  # a finished job, looked up again, keeps its status
+            self.state.submitted.append((task.history_id, task.kind))
+            line.status = "running"
+        line.history_id, line.submit_id = task.history_id, task.submit_id
+        key = str(line.number)
+        self.board.add(key, f"line {line.number}: {line.kind} {task.history_id}", "submitted")
+        try:
+            async for step in task.progress():
+                self.board.update(key, describe(step))
+            result = await task
+            if not line.files:
+                paths = await result.save(self.out)
+                line.files = [str(p) for p in paths]
+                await self.journal.write(
+                    {"event": "saved", "index": index, "line": line.number, "files": line.files}
+                )
+        except JimengError as exc:
+            self.board.finish(key, f"failed: {exc}", ok=False)
+            raise
+        self.board.finish(key, f"saved {len(line.files)} file(s)", ok=True)
+
+    def settle(self, outcome: Outcome) -> None:
+        """The pool's outcome of a line: its final status in the report."""
+        line = self.lines[outcome.index]
+        line.submit_id = outcome.submit_id or line.submit_id
+        line.history_id = outcome.history_id or line.history_id
+        if outcome.error is None:
+            line.status, line.error, line.exit_code = "succeeded", None, None
             return
-        line = by_number.get(event.get("line", -1))
-        if line is None:
-            return
-        kind = event.get("event")
-        if kind == "submitting":
-            line.submit_id, line.status = str(event["submit_id"]), "submitting"
-        elif kind == "submitted":
-            line.history_id, line.status = str(event["history_id"]), "running"
-        elif kind == "finished":
-            line.status = str(event["status"])
-            line.files = list(event.get("files", []))
-            line.error, line.exit_code = event.get("error"), event.get("exit_code")
-
-    def write(self, event: dict[str, Any]) -> None:
-        """Append one event and push it to disk before the step it records goes on."""
-        self._append(json.dumps(event, ensure_ascii=False) + "\n")
-
-    def _append(self, text: str) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        line.status, line.error = "failed", str(outcome.error)
+        line.exit_code = exits.exit_code_for(outcome.error)
+        if outcome.history_id is None:  # refused before any job existed: never shown yet
+            key = str(line.number)
+            self.board.add(key, f"line {line.number}: {line.kind}", "refused")
+            self.board.finish(key, f"failed: {outcome.error}", ok=False)
 
 
 def write_report(path: Path, lines: list[Line]) -> None:
@@ -184,83 +229,33 @@ def write_report(path: Path, lines: list[Line]) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-async def _run_line(
-    line: Line,
-    session: JimengSession,
-    journal: Journal,
-    board: JobBoard,
-    args: argparse.Namespace,
-    state: RunState,
-) -> None:
-    key = str(line.number)
-    board.add(key, f"line {line.number}")
-    try:
-        if line.history_id is not None:
-            task = session.resume(line.history_id, kind=line.kind, submit_id=line.submit_id)
-        else:
-            journal.write({"event": "submitting", "line": line.number, "submit_id": line.submit_id})
-            submit = session.submit_image if line.kind == "image" else session.submit_video
-            task = await submit(line.prompt, submit_id=line.submit_id, **line.options)
-            line.history_id = task.history_id
-            journal.write(
-                {
-                    "event": "submitted",
-                    "line": line.number,
-                    "submit_id": line.submit_id,
-                    "history_id": task.history_id,
-                    "kind": line.kind,
-                }
-            )
-        line.status = "running"
-        state.submitted.append((task.history_id, task.kind))
-        paths = await _wait_and_save(task, board, key, args.out)
-    except JimengError as exc:
-        line.status, line.error, line.exit_code = "failed", str(exc), exits.exit_code_for(exc)
-        if line.history_id is None:
-            board.finish(key, f"failed: {exc}", ok=False)
-    else:
-        line.status, line.files = "succeeded", [str(p) for p in paths]
-    journal.write(
-        {
-            "event": "finished",
-            "line": line.number,
-            "history_id": line.history_id,
-            "status": line.status,
-            "files": line.files,
-            "error": line.error,
-            "exit_code": line.exit_code,
-        }
-    )
-
-
-def _final(line: Line) -> bool:
-    """Succeeded, or failed after its job existed; a submit that failed is tried again."""
-    return line.status == "succeeded" or (line.status == "failed" and line.history_id is not None)
-
-
 async def batch(args: argparse.Namespace, state: RunState) -> int:
-    """Run every line of the input with at most --concurrency jobs in flight."""
+    """Run every line of the input on the pool of --token accounts, at most --concurrency
+    jobs in flight."""
     source = Path(args.input)
-    lines = read_input(source, default_kind=args.kind, region=token_region(args))
+    tokens = checked_tokens(args)
+    lines = read_input(source, default_kind=args.kind, region=_region(tokens))
     report = Path(args.report) if args.report else source.with_suffix(".report.jsonl")
     journal = Journal(Path(args.journal) if args.journal else Path(f"{report}.journal"))
-    resumed = journal.load(lines)
+    batch_id = _recall(journal, lines)
     state.rerun = args.rerun
-    todo = [line for line in lines if not _final(line)]
-    if resumed:
-        say(f"resuming batch {journal.batch_id}: {len(lines) - len(todo)} of {len(lines)} done")
-    limiter = anyio.CapacityLimiter(args.concurrency)
-
-    async def one(line: Line) -> None:
-        async with limiter:
-            await _run_line(line, session, journal, board, args, state)
-
+    if batch_id is not None:
+        done = sum(1 for line in lines if _final(line))
+        say(f"resuming batch {batch_id}: {done} of {len(lines)} done")
     try:
-        async with open_session(args) as session:
-            with JobBoard(total=len(todo)) as board:
-                async with anyio.create_task_group() as group:
-                    for line in todo:
-                        group.start_soon(one, line)
+        async with JimengPool(tokens, settings=settings_of(args)) as pool:
+            with JobBoard(total=len(lines)) as board:
+                run = _Run(lines, journal, board, Path(args.out), state)
+                # map_jobs is an async generator: closed here, not left to the collector.
+                jobs: AsyncGenerator[Outcome, None] = pool.map_jobs(  # type: ignore[assignment]
+                    run.inputs(), concurrency=args.concurrency, journal=journal, on_task=run.on_task
+                )
+                async with aclosing(jobs) as outcomes:
+                    async for outcome in outcomes:
+                        run.settle(outcome)
+            for account in await pool.health():
+                if account.state == "out":
+                    say(f"account {account.token} left the rotation: {account.reason}")
     finally:
         write_report(report, lines)
     failed = [line for line in lines if line.status == "failed"]

@@ -15,6 +15,7 @@ from ..config import DEFAULT_REGIONS, Settings
 from ..errors import InvalidInputError, JimengError
 from ..inputs import ImageRequest, VideoRequest
 from ..models import Kind, history_records
+from ..pool import TOKENS_ENV
 from ..session import JimengSession
 from ..tasks import GenerationTask
 from ..transport import HISTORY
@@ -36,25 +37,54 @@ class RunState:
 def checked_token(args: argparse.Namespace) -> str:
     """--token or $JIMENG_TOKEN, refused when missing or when its region prefix is unknown."""
     token: str | None = args.token or os.environ.get("JIMENG_TOKEN")
-    allowed = ", ".join(TOKEN_PREFIXES) + " or none (cn)"
     if not token or not token.strip():
         raise InvalidInputError(
             "--token", "is missing: give --token or set JIMENG_TOKEN (the sessionid cookie)"
         )
-    match = _PREFIX.match(token.strip())
-    if match and f"{match.group(1).lower()}-" not in TOKEN_PREFIXES:
+    return _known_prefix(token.strip(), "--token")
+
+
+def checked_tokens(args: argparse.Namespace) -> list[str]:
+    """The tokens of a pool: every --token, else $JIMENG_TOKENS (comma separated), else
+    $JIMENG_TOKEN; each refused by name when its region prefix is unknown, or given twice."""
+    given: list[str] = [t for t in (args.token or []) if t.strip()]
+    source = "--token"
+    if not given:
+        given = [t for t in os.environ.get(TOKENS_ENV, "").split(",") if t.strip()]
+        source = TOKENS_ENV
+    if not given and os.environ.get("JIMENG_TOKEN", "").strip():
+        given, source = [os.environ["JIMENG_TOKEN"]], "JIMENG_TOKEN"
+    if not given:
         raise InvalidInputError(
-            "--token", f"has an unknown region prefix {match.group(1)!r}-", allowed=allowed
+            "--token",
+            f"is missing: give --token (once per account) or set {TOKENS_ENV} "
+            "(comma separated) or JIMENG_TOKEN",
         )
-    return token.strip()
+    tokens = [_known_prefix(t.strip(), source) for t in given]
+    if len(set(tokens)) != len(tokens):
+        raise InvalidInputError(source, "gives a token twice (one per account)")
+    return tokens
+
+
+def _known_prefix(token: str, source: str) -> str:
+    match = _PREFIX.match(token)
+    if match and f"{match.group(1).lower()}-" not in TOKEN_PREFIXES:
+        allowed = ", ".join(TOKEN_PREFIXES) + " or none (cn)"
+        raise InvalidInputError(
+            source, f"has an unknown region prefix {match.group(1)!r}-", allowed=allowed
+        )
+    return token
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with --timeout as the generation limit when given."""
+    timeout = getattr(args, "timeout", None)
+    return Settings(generation_timeout=timeout) if timeout is not None else Settings()
 
 
 def open_session(args: argparse.Namespace) -> JimengSession:
     """A session for the checked token, settings from the environment and the options."""
-    token = checked_token(args)
-    timeout = getattr(args, "timeout", None)
-    settings = Settings(generation_timeout=timeout) if timeout is not None else Settings()
-    return JimengSession(token, settings=settings)
+    return JimengSession(checked_token(args), settings=settings_of(args))
 
 
 def token_region(args: argparse.Namespace) -> str | None:

@@ -87,9 +87,9 @@ class JobBoard:
             self._live.__exit__(exc_type, exc, tb)
             self._live = None
 
-    def add(self, key: str, label: str) -> None:
+    def add(self, key: str, label: str, state: str = "submitting") -> None:
         """A job appears (before its submit, so the wait for the submit shows too)."""
-        self._jobs[key] = _Job(label)
+        self._jobs[key] = _Job(label, state=state)
         self._line(key)
 
     def rename(self, key: str, label: str) -> None:

@@ -314,6 +314,10 @@ class Emulator:
         """Stop the emulator clock (timelines, days, URL expiry); only `advance` moves it."""
         self.state.freeze()
 
+    def thaw_clock(self) -> None:
+        """Let a frozen emulator clock run again from where it stands (after `freeze_clock`)."""
+        self.state.thaw()
+
     @property
     def records(self) -> dict[str, Record]:
         """Every generation record, by history id."""

@@ -206,6 +206,12 @@ class EmulatorState:
         if self._frozen is None:
             self._frozen = (time.monotonic(), time.time())
 
+    def thaw(self) -> None:
+        """Let a frozen clock run again from where it stands (it never jumps back)."""
+        if self._frozen is not None:
+            self._offset += self._frozen[0] - time.monotonic()
+            self._frozen = None
+
     def advance(self, seconds: float) -> None:
         """Move the emulator clock forward: timelines, days and URL expiry all see it."""
         if seconds < 0:
