@@ -42,7 +42,7 @@ RET_TABLE: list[tuple[str, type[jm.JimengAPIError], bool]] = [
     ("2004", jm.ServiceBusyError, True),
     ("1014", jm.ServiceBusyError, True),
     ("5001", jm.ServiceBusyError, True),
-    ("2003", jm.APIError, False),
+    ("2003", jm.UnknownAPIError, False),
 ]
 
 
