@@ -391,6 +391,7 @@ async def test_a_bounded_wait_raises_a_timeout_naming_the_job(
     assert type(error) is jm.JimengTimeoutError
     assert (error.code, error.history_id) == ("TIMEOUT", task.history_id)
     assert str(error).endswith(jm.JimengTimeoutError.hint)
+    assert isinstance(result, jm.ImageResult)
     assert len(result.images) == 4
 
 
