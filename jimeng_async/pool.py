@@ -393,7 +393,7 @@ class JimengPool:
         TODO(issue-10): sessions work without `async with`; then this only checks `_closed`.
         """
         if self._closed:
-            raise PoolError("this pool is closed; create a new one")
+            raise PoolError("this pool is closed", hint="Create a new JimengPool (async with).")
         if self._stack is None:
             stack = AsyncExitStack()
             for account in self._accounts:

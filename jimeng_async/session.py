@@ -535,6 +535,11 @@ class JimengSession:
             data = await self.transport.call(GENERATE, body, retry_safe=True)
         except APIError as exc:
             exc.submit_id = submit_id  # the key to submit again without paying twice
+            if exc.retryable:  # the job may exist: say how to get it without paying again
+                exc.hint = (
+                    f"{exc.hint} The job may exist: submit again with submit_id=exc.submit_id "
+                    "and it is charged once."
+                )
             raise
         finally:
             self._credits.invalidate()
@@ -550,7 +555,7 @@ class JimengSession:
 
     def _require_open(self) -> None:
         if self._closed:
-            raise SessionClosedError("this session is closed; create a new one")
+            raise SessionClosedError("this session is closed")
 
     def _task(
         self, history_id: str, kind: Kind | None, submit_id: str | None, created_at: float | None

@@ -178,8 +178,7 @@ class GenerationTask:
         """Wait for the job's state to move past `seen`; end the task if its limit passed."""
         if self._poller.closed:
             raise SessionClosedError(
-                f"the session of job {self.history_id} is closed; "
-                "resume it by history_id in an open session",
+                f"the session of job {self.history_id} is closed",
                 history_id=self.history_id,
             )
         if anyio.current_time() < self._deadline:
@@ -189,7 +188,7 @@ class GenerationTask:
                 TaskStatus.TIMED_OUT,
                 error=GenerationTimeoutError(
                     f"{self.kind or 'generation'} job {self.history_id} did not finish within "
-                    f"{self._limit:g}s; resume it later by its history_id",
+                    f"{self._limit:g}s",
                     history_id=self.history_id,
                     kind=self.kind or "unknown",
                 ),

@@ -303,7 +303,7 @@ class Transport:
         that are a retry loop themselves, such as the poller).
         """
         if self.closed:
-            raise SessionClosedError("this session is closed; create a new one")
+            raise SessionClosedError("this session is closed")
         policy = self.policy if retries is None else replace(self.policy, max_retries=retries)
         content = (
             b""

@@ -345,6 +345,9 @@ async def test_a_failed_submit_names_its_submit_id(
     assert info.value.submit_id
     assert info.value.context["submit_id"] == info.value.submit_id
     assert info.value.endpoint == "generate"
+    assert str(info.value).endswith(
+        "The job may exist: submit again with submit_id=exc.submit_id and it is charged once."
+    )
 
 
 @pytest.mark.anyio
