@@ -9,6 +9,8 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import jimeng_async as jm
 from jimeng_async import errors
@@ -188,6 +190,24 @@ def test_the_ret_table() -> None:
             assert type(error) is cls, ret
             assert (error.ret, error.errmsg, error.request_id) == (ret, "why", "log-7")
             assert error.retryable is (cls is jm.ServiceBusyError)
+
+
+@given(ret=st.text(min_size=1, max_size=12), errmsg=st.text(max_size=80))
+def test_any_ret_gives_a_typed_error_that_ends_with_its_next_step(ret: str, errmsg: str) -> None:
+    error = errors.error_for_ret(ret, errmsg, WIRE)
+    assert isinstance(error, jm.APIError)
+    assert error.ret == ret
+    assert error.request_id == "log-7"
+    assert str(error).endswith(error.hint)
+    assert str(error).startswith(f"[{error.code}] ret ")
+
+
+@given(fail_code=st.one_of(st.integers(), st.text(max_size=8)), message=st.text(max_size=40))
+def test_any_fail_code_gives_a_generation_failure(fail_code: Any, message: str) -> None:
+    error = errors.generation_failure(fail_code, "h9", message or None)
+    assert isinstance(error, jm.GenerationFailedError)
+    assert (error.fail_code, error.history_id) == (str(fail_code), "h9")
+    assert str(error).endswith(error.hint)
 
 
 def test_generation_failures_by_fail_code() -> None:
