@@ -138,7 +138,10 @@ class JimengError(Exception):
         #: The job's id: `session.resume(history_id)` picks it up again.
         self.history_id: str | None = history_id or _text(taken["history_id"])
         #: Seconds the service asked to wait (HTTP 429 Retry-After).
-        self.retry_after: float | None = retry_after
+        given_wait = retry_after if retry_after is not None else taken["retry_after"]
+        self.retry_after: float | None = (
+            float(given_wait) if isinstance(given_wait, int | float) else None
+        )
         #: The argument or response field at fault.
         self.field: str | None = field or _text(taken["field"])
         #: What the argument may be.

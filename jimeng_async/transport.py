@@ -189,6 +189,10 @@ async def measured(
             yield attempt
     except TimeoutError:
         raise RequestTimeoutError(f"no answer within {limit:g}s", context=context) from None
+    except httpx.TimeoutException as exc:  # httpx's own connect / read bounds (downloads)
+        raise RequestTimeoutError(
+            f"{type(exc).__name__}: no answer in time", context=context
+        ) from None
     except httpx.RequestError as exc:
         text = f"{type(exc).__name__}: {exc}" if detail else type(exc).__name__
         raise NetworkError(text, context=context) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 import jimeng_async as jm
 from jimeng_async import errors
 from jimeng_async.cli import exits
-from jimeng_async.testing import Emulator, FaultConfig
+from jimeng_async.testing import Emulator, EmulatorConfig, FaultConfig
 
 WIRE = {"endpoint": "generate", "status": 200, "request_id": "log-7", "ret": "9"}
 
@@ -428,3 +429,20 @@ async def test_a_closed_session_says_to_open_a_new_one(
         await s.credits()
     assert info.value.code == "SESSION_CLOSED"
     assert str(info.value).endswith(jm.SessionClosedError.hint)
+
+
+@pytest.mark.anyio
+async def test_a_download_read_time_out_is_a_request_time_out(tmp_path: Path) -> None:
+    # The CDN pauses 0.5 s between 32-byte chunks; httpx's read bound is 0.05 s.
+    config = EmulatorConfig(cdn_chunk_bytes=32, cdn_chunk_delay=0.5)
+    async with Emulator(time_scale=0.01, seed=3, config=config) as emu:
+        token = emu.add_account(credits=10)
+        settings = emu.settings(read_timeout=0.05, stall_timeout=30, max_retries=0)
+        async with jm.JimengSession(token, settings=settings) as s:
+            result = await s.generate_image("slow link", resolution="1k")
+            with pytest.raises(TimeoutError) as info:
+                await result.save(tmp_path)
+    error = info.value
+    assert type(error) is jm.RequestTimeoutError
+    assert error.endpoint == "download"
+    assert error.retryable
