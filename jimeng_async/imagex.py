@@ -112,7 +112,7 @@ class ImageXUploader:
         try:
             check_url(url, setting="ImageX upload host")
         except ConfigurationError as exc:
-            raise UploadError(str(exc)) from None
+            raise UploadError(exc.message, endpoint="upload") from None
         headers = {
             "Authorization": address.auth,
             "Content-CRC32": prepared.crc32,
@@ -124,7 +124,9 @@ class ImageXUploader:
         async def attempt(_number: int) -> None:
             response = await self._send("upload", "POST", url, headers, prepared.chunks())
             if response.status_code == 400:
-                raise UploadError(f"upload refused: {_short(response)}", code="upload")
+                raise UploadError(
+                    f"upload refused: {_short(response)}", reason="upload", endpoint="upload"
+                )
             raise_for_status(response, {"endpoint": "upload", "status": response.status_code})
 
         await call_with_retries(
@@ -261,8 +263,8 @@ def _imagex_result(response: httpx.Response, action: str) -> dict[str, Any]:
         detail = (opt_str(error.get("Message")) or "")[:300]
         message = f"{action}: {code}: {detail}".rstrip(": ")
         if code in CREDENTIAL_ERRORS:
-            raise _CredentialsRefused(message, code=code, request_id=request_id)
-        raise UploadError(message, code=code, request_id=request_id)
+            raise _CredentialsRefused(message, reason=code, request_id=request_id, context=context)
+        raise UploadError(message, reason=code, request_id=request_id, context=context)
     if response.status_code >= 400:
         raise_for_status(response, context)
     result = obj(payload).get("Result")

@@ -27,8 +27,8 @@ import anyio
 
 from .config import Settings
 from .errors import (
+    APIError,
     AuthError,
-    JimengAPIError,
     JimengError,
     JobNotFoundError,
     PermissionDeniedError,
@@ -317,7 +317,7 @@ class Poller:
             self._fail(list(self._watches.values()), exc)
             round_scope.cancel()
             return
-        except JimengAPIError as exc:
+        except APIError as exc:
             if exc.retryable:
                 logger.info("polling %d job(s) failed (%s); they keep waiting", len(ids), exc)
                 self._back_off(batch, exc)
@@ -342,7 +342,7 @@ class Poller:
             if self._is_pending(watch):
                 del self._watches[watch.history_id]
 
-    def _back_off(self, batch: list[Watch], error: JimengAPIError) -> None:
+    def _back_off(self, batch: list[Watch], error: APIError) -> None:
         now = anyio.current_time()
         for watch in batch:
             watch.failures += 1

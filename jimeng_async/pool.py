@@ -36,11 +36,11 @@ from . import registry
 from .auth import mask_token, split_token
 from .config import Settings
 from .errors import (
+    APIError,
     AuthError,
     ConfigurationError,
     InsufficientCreditsError,
     InvalidInputError,
-    JimengAPIError,
     JimengError,
     PermissionDeniedError,
 )
@@ -79,6 +79,12 @@ _NAMESPACE = uuid.UUID("0f4f2d3c-6a51-4d3e-9a57-64a1c2e0b7d1")
 
 class PoolError(JimengError):
     """The pool cannot place a job or get a slot (every account is out, or none can pay)."""
+
+    code = "POOL_ERROR"
+    hint = (
+        "See pool.health() for accounts out of rotation or out of credits; add tokens, wait "
+        "for the daily credits, or open a new pool."
+    )
 
 
 @dataclass(frozen=True)
@@ -131,23 +137,23 @@ def estimated_cost(kind: Kind, options: Mapping[str, Any], *, costs: Mapping[str
         return MIN_JOB_COST
 
 
-def out_of_rotation_reason(exc: JimengAPIError) -> str | None:
+def out_of_rotation_reason(exc: APIError) -> str | None:
     """Why this error takes its account out of rotation, or None if it does not."""
-    ret = str(getattr(exc, "ret", None) or exc.context.get("ret") or "")
+    ret = exc.ret or ""
     if ret in OUT_OF_ROTATION:
         return f"ret {ret}: {OUT_OF_ROTATION[ret]}"
     if ret:
         return None  # any other refusal (risk control, moderation...) is about the job
     if isinstance(exc, AuthError):
-        return f"auth failed (HTTP {exc.context.get('status', '?')})"
+        return f"auth failed (HTTP {exc.status_code or '?'})"
     if isinstance(exc, PermissionDeniedError):
-        return f"permission denied (HTTP {exc.context.get('status', '?')})"
+        return f"permission denied (HTTP {exc.status_code or '?'})"
     return None
 
 
-def is_credit_error(exc: JimengAPIError) -> bool:
+def is_credit_error(exc: APIError) -> bool:
     """Whether the service refused a job for lack of credits (nothing was charged)."""
-    ret = str(getattr(exc, "ret", None) or exc.context.get("ret") or "")
+    ret = exc.ret or ""
     return isinstance(exc, InsufficientCreditsError) or ret in CREDIT_RETS
 
 
@@ -391,7 +397,7 @@ class JimengPool:
 
     def _require_open(self) -> None:
         if self._closed:
-            raise PoolError("this pool is closed; create a new one")
+            raise PoolError("this pool is closed", hint="Create a new JimengPool.")
 
     async def aclose(self) -> None:
         """Close the sessions, the connection pools and the state if the pool made it.
@@ -445,7 +451,7 @@ class JimengPool:
             if info.total < MIN_JOB_COST and info.can_receive_daily:
                 await account.session.receive_credits()
                 info = await account.session.credits(refresh=True)
-        except JimengAPIError as exc:
+        except APIError as exc:
             reason = out_of_rotation_reason(exc)
             if reason is not None:
                 await self._take_out(account, reason)
@@ -463,7 +469,7 @@ class JimengPool:
 
     async def _after_wait(self, key: str, error: JimengError | None) -> None:
         """A job's wait ended: an error that says its account is dead takes the account out."""
-        if isinstance(error, JimengAPIError):
+        if isinstance(error, APIError):
             reason = out_of_rotation_reason(error)
             if reason is not None:
                 await self._take_out(self._by_key[key], reason)
@@ -615,7 +621,7 @@ class JimengPool:
                 # Shielded: once sent, the answer (the job's history id) must be recorded.
                 with anyio.CancelScope(shield=job.shielded):
                     task = await submit(**options, submit_id=submit_id)
-            except JimengAPIError as exc:
+            except APIError as exc:
                 await self._release(account.key, lease)
                 reason = out_of_rotation_reason(exc)
                 if reason is not None:

@@ -30,9 +30,8 @@ from .config import Settings, check_url
 from .errors import (
     APIError,
     InvalidInputError,
-    JimengError,
     MalformedResponseError,
-    NetworkError,
+    RequestTimeoutError,
     SessionClosedError,
 )
 from .images import sniff_format
@@ -155,7 +154,12 @@ class Downloader:
                 async with aiofiles.open(partial, "wb") as out:
                     await self._copy(response, out, kind, context, progress)
         if progress.cancelled_caught:
-            raise NetworkError(f"no progress within {stall:g}s", context=context)
+            raise RequestTimeoutError(
+                f"no progress within {stall:g}s",
+                context=context,
+                hint="Check your connection or proxy, or raise Settings(stall_timeout=...) / "
+                "JIMENG_STALL_TIMEOUT, then save() again.",
+            )
 
     def _check_length(self, response: httpx.Response, context: dict[str, Any]) -> None:
         declared = opt_int(response.headers.get("content-length"), low=0, high=2**62)
@@ -207,6 +211,8 @@ def _too_large(max_bytes: int, context: dict[str, Any]) -> APIError:
         f"the file is larger than max_download_bytes ({max_bytes} bytes)",
         code="DOWNLOAD_TOO_LARGE",
         context=context,
+        hint="If the file is expected to be this large, raise Settings(max_download_bytes=...) "
+        "/ JIMENG_MAX_DOWNLOAD_BYTES and save() again.",
     )
 
 
@@ -260,7 +266,10 @@ class _Result(BaseModel):
         """Stream every file of the result into `directory`; returns the paths written."""
         path = check_directory(directory)
         if self._downloader is None:
-            raise JimengError("this result is not attached to an open session; save() needs one")
+            raise SessionClosedError(
+                "this result is not attached to an open session; save() needs one",
+                history_id=self.history_id,
+            )
         return await self._downloader.save_all(self.assets(), path, self.history_id)
 
 

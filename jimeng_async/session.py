@@ -27,12 +27,11 @@ from .cache import TTLCache
 from .concurrency import run_all
 from .config import Settings
 from .errors import (
+    APIError,
     AuthError,
     ContentFilteredError,
     InsufficientCreditsError,
     InvalidInputError,
-    JimengAPIError,
-    JimengError,
     ResponseFieldError,
     SessionClosedError,
     SignerRequiredError,
@@ -321,7 +320,7 @@ class JimengSession:
         """Submit a text-to-image job, or a blend when `images` (1 to 10) are given.
 
         `submit_id` is the job's idempotency key (a fresh uuid by default). Submitting again
-        with the same one, e.g. after an error whose `context["submit_id"]` names it, returns
+        with the same one, e.g. after an error whose `submit_id` names it, returns
         the same job and is not charged twice. The model must be offered in the token's region
         (`jm.models(region=...)`); `resolution` defaults to the model's own (2k for most).
         """
@@ -424,14 +423,22 @@ class JimengSession:
         """Submit an image job and wait for its result."""
         result = await (await self.submit_image(prompt, **options))
         if not isinstance(result, ImageResult):
-            raise JimengError(f"job {result.history_id} gave a {type(result).__name__}")
+            raise ResponseFieldError(
+                f"job {result.history_id} gave a {type(result).__name__}",
+                field="kind",
+                history_id=result.history_id,
+            )
         return result
 
     async def generate_video(self, prompt: str, **options: Any) -> VideoResult:
         """Submit a video job and wait for its result."""
         result = await (await self.submit_video(prompt, **options))
         if not isinstance(result, VideoResult):
-            raise JimengError(f"job {result.history_id} gave a {type(result).__name__}")
+            raise ResponseFieldError(
+                f"job {result.history_id} gave a {type(result).__name__}",
+                field="kind",
+                history_id=result.history_id,
+            )
         return result
 
     def resume(
@@ -473,8 +480,8 @@ class JimengSession:
             }
             try:
                 await self.transport.call(ALGO_PROXY, body, params={"babi_param": _ALGO_PROXY_BABI})
-            except JimengAPIError as exc:
-                if exc.context.get("ret") == _CONTENT_REFUSED_RET:
+            except APIError as exc:
+                if exc.ret == _CONTENT_REFUSED_RET:
                     raise ContentFilteredError(
                         f"{name}: the service's content check refused this image ({exc.message})",
                         context={**exc.context, "input": name},
@@ -494,7 +501,7 @@ class JimengSession:
         }
         try:
             url = hq_video_url(await self.transport.call(LOCAL_ITEMS, body))
-        except JimengAPIError as exc:
+        except APIError as exc:
             logger.info("high-quality video URL unavailable (%s); using the history URL", exc.code)
             return asset.url
         if url is None:
@@ -526,8 +533,13 @@ class JimengSession:
         # The body carries submit_id, so a retry cannot start a second paid job.
         try:
             data = await self.transport.call(GENERATE, body, retry_safe=True)
-        except JimengAPIError as exc:
-            exc.context["submit_id"] = submit_id  # the key to submit again without paying twice
+        except APIError as exc:
+            exc.submit_id = submit_id  # the key to submit again without paying twice
+            if exc.retryable:  # the job may exist: say how to get it without paying again
+                exc.hint = (
+                    f"{exc.hint} The job may exist: submit again with submit_id=exc.submit_id "
+                    "and it is charged once."
+                )
             raise
         finally:
             self._credits.invalidate()
@@ -543,7 +555,7 @@ class JimengSession:
 
     def _require_open(self) -> None:
         if self._closed:
-            raise SessionClosedError("this session is closed; create a new one")
+            raise SessionClosedError("this session is closed")
 
     def _task(
         self, history_id: str, kind: Kind | None, submit_id: str | None, created_at: float | None

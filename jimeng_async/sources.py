@@ -42,6 +42,10 @@ CHUNK = 256 * 1024
 ImageSource = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
 
 _KINDS = "a path, bytes, a binary file opened for reading, an http(s) URL or an ImageRef"
+_URL_HINT = (
+    "Check that the URL serves the image over https and is reachable from here, or download "
+    "it yourself and pass the file."
+)
 
 
 @dataclass
@@ -87,7 +91,7 @@ class _Digest:
 
     def finish(self, name: str, chunks: Callable[[], AsyncIterator[bytes]]) -> PreparedUpload:
         if self.size == 0:
-            raise InvalidSourceError(self.field, "is empty", code="empty")
+            raise InvalidSourceError(self.field, "is empty", reason="empty")
         try:
             header = probe(bytes(self.head))
             check_integrity(
@@ -95,7 +99,7 @@ class _Digest:
             )
         except ImageFormatError as exc:
             raise InvalidSourceError(
-                self.field, str(exc), code="format", allowed=", ".join(SUPPORTED_FORMATS)
+                self.field, str(exc), reason="format", allowed=", ".join(SUPPORTED_FORMATS)
             ) from None
         return PreparedUpload(
             name=name,
@@ -109,12 +113,12 @@ class _Digest:
 
 def _too_large(field: str, max_bytes: int) -> InvalidSourceError:
     return InvalidSourceError(
-        field, f"is larger than the upload limit of {max_bytes} bytes", code="too_large"
+        field, f"is larger than the upload limit of {max_bytes} bytes", reason="too_large"
     )
 
 
 def _refuse(field: str, message: str) -> InvalidSourceError:
-    return InvalidSourceError(field, message, code="source", allowed=_KINDS)
+    return InvalidSourceError(field, message, reason="source", allowed=_KINDS)
 
 
 async def prepare(
@@ -254,7 +258,7 @@ async def _prepare_url(
     try:
         check_url(url, setting=f"{field} ({shown})", show=False)
     except ConfigurationError as exc:
-        raise _refuse(field, str(exc)) from None
+        raise _refuse(field, exc.message) from None
     fd, temp_name = tempfile.mkstemp(prefix="jimeng-upload-")
     temp = Path(temp_name)
     try:
@@ -265,12 +269,16 @@ async def _prepare_url(
     except TimeoutError:
         _remove(temp)
         raise UploadError(
-            f"{field}: downloading {shown} took longer than {limit:g}s", code="source"
+            f"{field}: downloading {shown} took longer than {limit:g}s",
+            reason="source",
+            hint=_URL_HINT + " Settings(source_download_timeout=...) sets the limit.",
         ) from None
     except httpx.RequestError as exc:
         _remove(temp)
         raise UploadError(
-            f"{field}: downloading {shown} failed ({type(exc).__name__})", code="source"
+            f"{field}: downloading {shown} failed ({type(exc).__name__})",
+            reason="source",
+            hint=_URL_HINT,
         ) from None
     except BaseException:
         _remove(temp)  # synchronous: a cancelled scope cannot skip it
@@ -287,7 +295,8 @@ async def _download(
         if response.status_code != 200:
             raise UploadError(
                 f"{field}: downloading the image failed with HTTP {response.status_code}",
-                code="source",
+                reason="source",
+                hint=_URL_HINT,
             )
         written = 0
         async for chunk in response.aiter_bytes(CHUNK):

@@ -20,6 +20,8 @@ from ._checks import check_timeout
 from .errors import (
     GenerationTimeoutError,
     JimengError,
+    JimengTimeoutError,
+    PollingError,
     ResponseFieldError,
     SessionClosedError,
     TaskCancelledError,
@@ -118,18 +120,25 @@ class GenerationTask:
     async def wait(self, timeout: float | None = None) -> Result:  # noqa: ASYNC109 (documented API)
         """The result; raises the job's error, or TimeoutError if `timeout` passes first.
 
-        `timeout` bounds this wait only; the generation limit (Settings.generation_timeout)
+        `timeout` bounds this wait only (JimengTimeoutError, a TimeoutError, when it passes);
+        the generation limit (Settings.generation_timeout)
         ends the task itself with GenerationTimeoutError.
         """
         timeout = check_timeout(timeout)
         if not self.done():
-            with anyio.fail_after(timeout):
+            with anyio.move_on_after(timeout) as wait:
                 await self._wait_for_outcome()
+            if wait.cancelled_caught and not self.done():
+                raise JimengTimeoutError(
+                    f"job {self.history_id} did not finish within the {timeout}s wait",
+                    history_id=self.history_id,
+                )
         if self._error is not None:
             raise self._error
         if self._result is None:  # cannot happen: every terminal status sets one or the other
-            raise JimengError(
-                f"job {self.history_id} ended as {self._status.name} without a result"
+            raise PollingError(
+                f"job {self.history_id} ended as {self._status.name} without a result",
+                history_id=self.history_id,
             )
         return self._result
 
@@ -169,8 +178,7 @@ class GenerationTask:
         """Wait for the job's state to move past `seen`; end the task if its limit passed."""
         if self._poller.closed:
             raise SessionClosedError(
-                f"the session of job {self.history_id} is closed; "
-                "resume it by history_id in an open session",
+                f"the session of job {self.history_id} is closed",
                 history_id=self.history_id,
             )
         if anyio.current_time() < self._deadline:
@@ -180,7 +188,7 @@ class GenerationTask:
                 TaskStatus.TIMED_OUT,
                 error=GenerationTimeoutError(
                     f"{self.kind or 'generation'} job {self.history_id} did not finish within "
-                    f"{self._limit:g}s; resume it later by its history_id",
+                    f"{self._limit:g}s",
                     history_id=self.history_id,
                     kind=self.kind or "unknown",
                 ),

@@ -28,13 +28,14 @@ from .config import RegionProfile, Settings
 from .errors import (
     APIError,
     AuthError,
-    JimengAPIError,
     MalformedResponseError,
     NetworkError,
     PermissionDeniedError,
     RateLimitError,
+    RequestTimeoutError,
     ServerError,
     SessionClosedError,
+    UnknownAPIError,
     error_for_ret,
 )
 from .metrics import Metrics
@@ -140,7 +141,7 @@ async def call_with_retries(
         number += 1
         try:
             return await attempt(number)
-        except JimengAPIError as exc:
+        except APIError as exc:
             if not (retry_safe and exc.retryable) or number > policy.max_retries:
                 raise
             delay = next(delays)
@@ -187,7 +188,11 @@ async def measured(
         with anyio.fail_after(limit):
             yield attempt
     except TimeoutError:
-        raise NetworkError(f"no answer within {limit:g}s", context=context) from None
+        raise RequestTimeoutError(f"no answer within {limit:g}s", context=context) from None
+    except httpx.TimeoutException as exc:  # httpx's own connect / read bounds (downloads)
+        raise RequestTimeoutError(
+            f"{type(exc).__name__}: no answer in time", context=context
+        ) from None
     except httpx.RequestError as exc:
         text = f"{type(exc).__name__}: {exc}" if detail else type(exc).__name__
         raise NetworkError(text, context=context) from None
@@ -240,7 +245,7 @@ def raise_for_status(response: httpx.Response, context: dict[str, Any]) -> None:
         raise RateLimitError(message, context=context, retry_after=retry_after)
     if status >= 500:
         raise ServerError(message, context=context)
-    raise APIError(message, context=context)
+    raise UnknownAPIError(message, context=context)
 
 
 def decode_envelope(response: httpx.Response, context: dict[str, Any]) -> dict[str, Any]:
@@ -302,7 +307,7 @@ class Transport:
         that are a retry loop themselves, such as the poller).
         """
         if self.closed:
-            raise SessionClosedError("this session is closed; create a new one")
+            raise SessionClosedError("this session is closed")
         policy = self.policy if retries is None else replace(self.policy, max_retries=retries)
         content = (
             b""

@@ -126,7 +126,10 @@ def test_bad_model_and_unknown_token_prefix_are_refused_before_any_request(
     captured = capsys.readouterr()
     assert "unknown region prefix 'eu'" in captured.err
     assert "us-" in captured.err
-    assert json.loads(captured.out)["error"]["exit_code"] == exits.USAGE
+    refusal = json.loads(captured.out)["error"]
+    assert refusal["exit_code"] == exits.USAGE
+    assert refusal["code"] == "INVALID_INPUT"
+    assert refusal["message"].endswith(jm.InvalidInputError.hint)
     assert main(["image", "a cat", "--image", "missing.png"]) == exits.USAGE
     assert main(["video", "waves", "--duration", "7"]) == exits.USAGE
     assert "5, 10, 12 (seconds)" in capsys.readouterr().err

@@ -345,7 +345,7 @@ async def test_a_lost_submit_is_submitted_again_with_its_key_and_paid_once(
     async with jm.JimengSession(jimeng_token, settings=settings) as s:
         with pytest.raises(jm.NetworkError) as info:
             await s.submit_image("answer lost")
-        key = info.value.context["submit_id"]
+        key = info.value.submit_id
         jimeng_emulator.faults = None
         task = await s.submit_image("answer lost", submit_id=key)
         assert task.submit_id == key

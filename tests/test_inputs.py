@@ -226,7 +226,9 @@ def test_video_refusals(field: str, kwargs: dict[str, Any], allowed: str) -> Non
 
 def test_refusal_message_shape() -> None:
     error = refusal(ImageRequest, prompt="p", ratio="5:4")
-    assert str(error) == f"ratio: '5:4' is not allowed (allowed: {IMAGE_RATIOS_TEXT})"
+    what = f"ratio: '5:4' is not allowed (allowed: {IMAGE_RATIOS_TEXT})"
+    assert error.message == what
+    assert str(error) == f"{what}. {InvalidInputError.hint}"
     assert isinstance(error, ValueError)
 
 
@@ -246,7 +248,8 @@ def test_first_failing_field_is_reported() -> None:
 
 def test_long_values_are_shortened_in_messages() -> None:
     error = refusal(ImageRequest, prompt="p", ratio="9" * 500)
-    assert len(str(error)) < 200
+    assert len(error.message) < 200  # the value is cut; the next-step hint comes on top
+    assert str(error) == f"{error.message}. {InvalidInputError.hint}"
 
 
 @pytest.mark.parametrize("count", [1, 10])
@@ -259,7 +262,9 @@ def test_check_image_count_refuses(count: int) -> None:
     with pytest.raises(InvalidInputError) as info:
         check_image_count(count)
     assert info.value.field == "images"
-    assert str(info.value) == f"images: {count} images given (allowed: 1 to 10 images)"
+    what = f"images: {count} images given (allowed: 1 to 10 images)"
+    assert info.value.message == what
+    assert str(info.value) == f"{what}. {InvalidInputError.hint}"
 
 
 def test_public_names() -> None:

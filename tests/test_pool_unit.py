@@ -102,7 +102,7 @@ def test_bad_pool_options_name_the_field() -> None:
         (jm.InsufficientCreditsError("x", ret="5000"), None),
     ],
 )
-def test_which_errors_take_an_account_out(error: jm.JimengAPIError, reason: str | None) -> None:
+def test_which_errors_take_an_account_out(error: jm.APIError, reason: str | None) -> None:
     found = out_of_rotation_reason(error)
     assert found is None if reason is None else reason in (found or "")
 

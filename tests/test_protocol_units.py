@@ -22,7 +22,7 @@ from jimeng_async.transport import ACCOUNT_INFO, GENERATE, Transport
 
 CONTEXT = {"endpoint": "generate", "request_id": "log-1"}
 
-RET_TABLE: list[tuple[str, type[jm.JimengAPIError], bool]] = [
+RET_TABLE: list[tuple[str, type[jm.APIError], bool]] = [
     ("1015", jm.AuthError, False),
     ("1001", jm.AuthError, False),
     ("1004", jm.PermissionDeniedError, False),
@@ -42,12 +42,12 @@ RET_TABLE: list[tuple[str, type[jm.JimengAPIError], bool]] = [
     ("2004", jm.ServiceBusyError, True),
     ("1014", jm.ServiceBusyError, True),
     ("5001", jm.ServiceBusyError, True),
-    ("2003", jm.APIError, False),
+    ("2003", jm.UnknownAPIError, False),
 ]
 
 
 @pytest.mark.parametrize(("ret", "cls", "retryable"), RET_TABLE)
-def test_ret_code_mapping(ret: str, cls: type[jm.JimengAPIError], retryable: bool) -> None:
+def test_ret_code_mapping(ret: str, cls: type[jm.APIError], retryable: bool) -> None:
     error = errors.error_for_ret(ret, "msg", CONTEXT)
     assert type(error) is cls
     assert error.retryable is retryable
@@ -245,7 +245,7 @@ async def test_risk_control_is_not_retried_and_busy_is(ret: str, attempts: int) 
             200, json={"ret": ret, "errmsg": "no"}, headers={"x-tt-logid": f"log-{count}"}
         )
 
-    with pytest.raises(jm.JimengAPIError) as info:
+    with pytest.raises(jm.APIError) as info:
         await send(answer, GENERATE, max_retries=2)
     assert count == attempts
     assert info.value.context["request_id"] == f"log-{count}"

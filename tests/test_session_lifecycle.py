@@ -152,7 +152,7 @@ async def test_a_dead_token_fails_every_waiter_within_one_round(
         async def one(task: jm.GenerationTask) -> None:
             try:
                 await task
-            except jm.JimengAPIError as exc:
+            except jm.APIError as exc:
                 errors.append(exc)
 
         with anyio.fail_after(SAFETY):

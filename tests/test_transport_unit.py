@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from jimeng_async import (
-    APIError,
     AuthError,
     ContentFilteredError,
     InsufficientCreditsError,
@@ -22,6 +21,7 @@ from jimeng_async import (
     ServerError,
     ServiceBusyError,
     Settings,
+    UnknownAPIError,
 )
 from jimeng_async.auth import compute_sign, parse_cookie
 from jimeng_async.metrics import Metrics
@@ -56,8 +56,8 @@ def _response(
         ("4002", InvalidRequestError),
         ("2002", InvalidRequestError),
         ("2004", ServiceBusyError),
-        ("2003", APIError),
-        ("777", APIError),
+        ("2003", UnknownAPIError),
+        ("777", UnknownAPIError),
     ],
 )
 def test_ret_maps_to_class(ret: str, cls: type[Exception]) -> None:
@@ -80,7 +80,7 @@ def test_ret_may_be_an_integer_and_data_is_returned() -> None:
         (429, RateLimitError, "RATE_LIMIT"),
         (500, ServerError, "SERVER_ERROR"),
         (503, ServerError, "SERVER_ERROR"),
-        (404, APIError, "API_ERROR"),
+        (404, UnknownAPIError, "API_ERROR"),
     ],
 )
 def test_http_status_mapped_before_envelope(status: int, cls: type[Exception], code: str) -> None:

@@ -94,7 +94,10 @@ async def test_signature_mismatch_is_a_clear_error_after_one_fresh_try(
     async with jm.JimengSession(jimeng_token, settings=settings) as s:
         with pytest.raises(jm.UploadError) as info:
             await s.upload_image(png(8, 8, "sig"))
-    assert info.value.code in {"SignatureDoesNotMatch", "AccessDenied", "InvalidCredentialScope"}
+    assert info.value.code == "UPLOAD_FAILED"
+    assert info.value.reason in {"SignatureDoesNotMatch", "AccessDenied", "InvalidCredentialScope"}
+    assert info.value.endpoint == "ApplyImageUpload"
+    assert info.value.request_id  # ImageX's RequestId, to quote
     assert "ApplyImageUpload" in str(info.value)
     assert jimeng_emulator.stats.requests["get_upload_token"] == 2  # restarted once, then gave up
 
@@ -126,7 +129,9 @@ async def test_wrong_crc_is_refused(jimeng_emulator: Emulator, jimeng_token: str
     async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
         with pytest.raises(jm.UploadError, match="upload refused") as info:
             await s.upload_image(_ChangingFile(first, bytes(second)))
-    assert info.value.code == "upload"
+    assert info.value.code == "UPLOAD_FAILED"
+    assert info.value.reason == "upload"
+    assert info.value.endpoint == "upload"
     assert jimeng_emulator.stats.requests["CommitImageUpload"] == 0
 
 

@@ -238,7 +238,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"the job goes on: {resume_command(exc.history_id, exc.kind)}")
         if args.json:
             print_json(
-                {"error": {"type": type(exc).__name__, "message": str(exc), "exit_code": code}}
+                {
+                    "error": {
+                        "type": type(exc).__name__,
+                        "code": exc.code,
+                        "message": str(exc),
+                        "exit_code": code,
+                    }
+                }
             )
         return code
 

@@ -105,7 +105,7 @@ def parse_input(text: str, *, default_kind: Kind, region: str | None = None) -> 
         try:
             check(prompt, region=region, **options)
         except InvalidInputError as exc:
-            raise InvalidInputError(where, str(exc)) from None
+            raise InvalidInputError(where, exc.message) from None
         lines.append(Line(number, prompt, kind, options))
     if not lines:
         raise InvalidInputError("input", "holds no prompts")

@@ -7,10 +7,10 @@ from ..errors import (
     ConfigurationError,
     ContentFilteredError,
     GenerationFailedError,
-    GenerationTimeoutError,
     InsufficientCreditsError,
     InvalidInputError,
     InvalidRequestError,
+    JimengTimeoutError,
     MalformedResponseError,
     NetworkError,
     PermissionDeniedError,
@@ -42,7 +42,7 @@ TABLE: tuple[tuple[int, str], ...] = (
     (FILTERED, "prompt or output blocked by moderation"),
     (BUSY, "rate limited or service busy, after retries"),
     (NETWORK, "network or server error, after retries"),
-    (TIMEOUT, "the generation limit passed (the job goes on: resume it)"),
+    (TIMEOUT, "the generation limit or a wait passed (the job goes on: resume it)"),
     (INTERRUPTED, "interrupted by Ctrl-C (submitted jobs go on: resume them)"),
 )
 
@@ -58,7 +58,7 @@ _BY_CLASS: tuple[tuple[type[BaseException], int], ...] = (
     (ServerError, NETWORK),
     (MalformedResponseError, NETWORK),
     (ResponseFieldError, NETWORK),
-    (GenerationTimeoutError, TIMEOUT),
+    (JimengTimeoutError, TIMEOUT),  # after NetworkError: a request time-out is a network one
     (InvalidInputError, USAGE),
     (ConfigurationError, USAGE),
     (InvalidRequestError, USAGE),
