@@ -39,12 +39,22 @@ from .errors import (
 )
 from .models import Kind
 from .pool_journal import check_journal
-from .results import ImageResult, VideoResult
+from .results import ImageResult, Result, VideoResult
 from .session import JimengSession
 from .state import AccountView, LeaseKind, MemoryState, PoolState
 from .state import state_from_environment as _state_from_environment
-from .tasks import GenerationTask
-from .transport import new_http_client
+from .tasks import GenerationTask, ProgressCallback, check_progress_callback, follow
+from .transport import check_proxy, new_http_client
+from .types import (
+    Duration,
+    ImageModelName,
+    ImageSource,
+    Ratio,
+    Resolution,
+    VideoModelName,
+    VideoRatio,
+    VideoResolution,
+)
 
 logger = logging.getLogger("jimeng_async")
 
@@ -64,7 +74,6 @@ OUT_OF_ROTATION = {
     "3000": "region not allowed (the calling IP's region is not the token's)",
 }
 CREDIT_RETS = frozenset({"5000", "1006"})
-_PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
 _NAMESPACE = uuid.UUID("0f4f2d3c-6a51-4d3e-9a57-64a1c2e0b7d1")
 
 
@@ -152,6 +161,39 @@ def batch_submit_id(batch_id: str, index: int, moves: int) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{batch_id}:{index}:{moves}"))
 
 
+_IMAGE_OPTIONS = (
+    "prompt",
+    "model",
+    "ratio",
+    "resolution",
+    "negative_prompt",
+    "sample_strength",
+    "seed",
+    "intelligent_ratio",
+    "images",
+)
+_VIDEO_OPTIONS = (
+    "prompt",
+    "model",
+    "ratio",
+    "resolution",
+    "duration",
+    "seed",
+    "first_frame",
+    "end_frame",
+)
+
+
+def _image_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The `submit_image` options among a method's arguments (its `locals()`)."""
+    return {name: arguments[name] for name in _IMAGE_OPTIONS}
+
+
+def _video_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The `submit_video` options among a method's arguments (its `locals()`)."""
+    return {name: arguments[name] for name in _VIDEO_OPTIONS}
+
+
 def _utc_day() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
@@ -188,13 +230,8 @@ def _proxies(proxies: object, tokens: list[str]) -> list[str | None]:
     else:
         raise InvalidInputError("proxies", "must be a mapping by token or a list in token order")
     for proxy in chosen:
-        if proxy is not None and (
-            not isinstance(proxy, str) or not proxy.startswith(_PROXY_SCHEMES)
-        ):
-            # The URL itself may hold a password: it stays out of the message.
-            raise InvalidInputError(
-                "proxies", "an entry is not a proxy URL", allowed="http(s)://, socks5://"
-            )
+        if proxy is not None:
+            check_proxy(proxy, field="proxies")  # the message never shows the URL
     return cast(list[str | None], chosen)
 
 
@@ -333,14 +370,11 @@ class JimengPool:
         return f"JimengPool(accounts={len(self._accounts)}, state={self.state!r}, {state})"
 
     def _client(self, proxy: str | None) -> httpx.AsyncClient:
-        """One connection pool per distinct proxy (None: direct); none keeps cookies."""
+        """One connection pool per distinct proxy, made as a session makes its own
+        (`new_http_client`: None means `Settings.proxy`, else the environment's when
+        `Settings.trust_env`); none keeps cookies."""
         if proxy not in self._clients:
-            try:
-                self._clients[proxy] = new_http_client(self.settings, proxy=proxy)
-            except ImportError:  # socks5 needs httpx's `socks` extra
-                raise InvalidInputError(
-                    "proxies", "a socks5 proxy needs `pip install httpx[socks]`"
-                ) from None
+            self._clients[proxy] = new_http_client(self.settings, proxy=proxy)
         return self._clients[proxy]
 
     def _share_limits(self, account: _Account) -> None:
@@ -541,44 +575,102 @@ class JimengPool:
 
     # -- single jobs -----------------------------------------------------------------------
 
-    async def submit_image(self, prompt: str, **options: Any) -> GenerationTask:
-        """Submit an image job on the best account (options as `JimengSession.submit_image`).
+    async def submit_image(
+        self,
+        prompt: str,
+        *,
+        model: ImageModelName | str = registry.DEFAULT_IMAGE_MODEL,
+        ratio: Ratio = "1:1",
+        resolution: Resolution | None = None,
+        negative_prompt: str = "",
+        sample_strength: float = 0.5,
+        seed: int | None = None,
+        intelligent_ratio: bool = False,
+        images: Sequence[ImageSource] | None = None,
+    ) -> GenerationTask[ImageResult]:
+        """Submit an image job on the best account (parameters as `JimengSession.submit_image`).
 
         The job counts toward its account's load while it is being submitted; use
         `generate_image` (or a batch) to count it until its result is in.
         """
-        account, task, lease = await self._submit("image", {"prompt": prompt, **options})
+        options = _image_options(locals())
+        account, task, lease = await self._submit("image", options)
         await self._release(account.key, lease)
-        return task
+        return cast(GenerationTask[ImageResult], task)
 
-    async def submit_video(self, prompt: str, **options: Any) -> GenerationTask:
-        """Submit a video job on the best account (options as `JimengSession.submit_video`)."""
-        account, task, lease = await self._submit("video", {"prompt": prompt, **options})
+    async def submit_video(
+        self,
+        prompt: str,
+        *,
+        model: VideoModelName | str = registry.DEFAULT_VIDEO_MODEL,
+        ratio: VideoRatio = "16:9",
+        resolution: VideoResolution | None = None,
+        duration: Duration | None = None,
+        seed: int | None = None,
+        first_frame: ImageSource | None = None,
+        end_frame: ImageSource | None = None,
+    ) -> GenerationTask[VideoResult]:
+        """Submit a video job on the best account (parameters as `JimengSession.submit_video`)."""
+        options = _video_options(locals())
+        account, task, lease = await self._submit("video", options)
         await self._release(account.key, lease)
-        return task
+        return cast(GenerationTask[VideoResult], task)
 
-    async def generate_image(self, prompt: str, **options: Any) -> ImageResult:
-        """Submit an image job on the best account and wait for its result."""
-        result = await self._generate("image", {"prompt": prompt, **options})
-        assert isinstance(result, ImageResult)
-        return result
+    async def generate_image(
+        self,
+        prompt: str,
+        *,
+        model: ImageModelName | str = registry.DEFAULT_IMAGE_MODEL,
+        ratio: Ratio = "1:1",
+        resolution: Resolution | None = None,
+        negative_prompt: str = "",
+        sample_strength: float = 0.5,
+        seed: int | None = None,
+        intelligent_ratio: bool = False,
+        images: Sequence[ImageSource] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ImageResult:
+        """Submit an image job on the best account and wait for its result.
 
-    async def generate_video(self, prompt: str, **options: Any) -> VideoResult:
+        `on_progress` receives each `Progress` of the job, as `JimengSession.generate_image`.
+        """
+        check_progress_callback(on_progress)
+        options = _image_options(locals())
+        task = await self._generate("image", options, on_progress)
+        return cast(ImageResult, task)
+
+    async def generate_video(
+        self,
+        prompt: str,
+        *,
+        model: VideoModelName | str = registry.DEFAULT_VIDEO_MODEL,
+        ratio: VideoRatio = "16:9",
+        resolution: VideoResolution | None = None,
+        duration: Duration | None = None,
+        seed: int | None = None,
+        first_frame: ImageSource | None = None,
+        end_frame: ImageSource | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> VideoResult:
         """Submit a video job on the best account and wait for its result."""
-        result = await self._generate("video", {"prompt": prompt, **options})
-        assert isinstance(result, VideoResult)
-        return result
+        check_progress_callback(on_progress)
+        options = _video_options(locals())
+        task = await self._generate("video", options, on_progress)
+        return cast(VideoResult, task)
 
-    async def _generate(self, kind: Kind, options: dict[str, Any]) -> ImageResult | VideoResult:
+    async def _generate(
+        self, kind: Kind, options: dict[str, Any], on_progress: ProgressCallback | None
+    ) -> Result:
+        # The submit of `kind` made the task of that kind's result: the casts above hold.
         account, task, lease = await self._submit(kind, options)
         try:
-            return await task
+            return await follow(task, on_progress)
         finally:
             await self._release(account.key, lease)
 
     async def _submit(
         self, kind: Kind, options: dict[str, Any], job: Placement | None = None
-    ) -> tuple[_Account, GenerationTask, str]:
+    ) -> tuple[_Account, GenerationTask[Result], str]:
         """Place and submit; returns the account, the task and the job lease to release.
 
         An account that leaves the rotation moves the job to another one; a credits refusal
@@ -596,7 +688,7 @@ class JimengPool:
             lease = await self._job_lease(account)
             submit_id = job.submit_id() or str(uuid.uuid4())
             session = account.session
-            submit = session.submit_image if kind == "image" else session.submit_video
+            submit: Any = session.submit_image if kind == "image" else session.submit_video
             try:
                 await job.placed(account.key, account.token_masked, submit_id)
                 # Shielded: once sent, the answer (the job's history id) must be recorded.

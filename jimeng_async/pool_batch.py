@@ -26,7 +26,7 @@ from .errors import InvalidInputError, JimengError
 from .models import Kind
 from .pool import JimengPool, Outcome, Placement, PoolError, batch_submit_id
 from .pool_journal import Journal
-from .results import ImageResult, VideoResult
+from .results import ImageResult, Result, VideoResult
 from .state import JobEntry
 from .tasks import GenerationTask
 
@@ -262,7 +262,7 @@ class Batch:
         index: int,
         item: Any,
         entry: JobEntry,
-        task: GenerationTask,
+        task: GenerationTask[Result],
         key: str,
         lease: str,
         *,
