@@ -247,6 +247,7 @@ class Emulator:
             prefix = f"JIMENG_{region.upper()}_"
             for key in ("BASE_URL", "COMMERCE_URL", "IMAGEX_URL"):
                 env[prefix + key] = self.url
+        env["JIMENG_TRUST_ENV"] = "false"  # loopback: a proxy from the environment must not apply
         if self.time_scale != 1.0:
             scaled = self.settings()
             for name in _POLL_FIELDS:
