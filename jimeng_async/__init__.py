@@ -69,14 +69,26 @@ from .models import (
 )
 from .pool import AccountHealth, JimengPool, Outcome, PoolError
 from .registry import ImageModel, VideoModel, estimated_cost, models
-from .results import ImageResult, VideoResult
+from .results import ImageResult, Result, VideoResult
 from .session import JimengSession
 from .signer import RequestSignature, RequestSigner, SignableRequest
 from .state import MemoryState, PoolState
 
 if TYPE_CHECKING:
     from .state.redis import RedisState
-from .tasks import GenerationTask, Progress
+from .sync import SyncSession
+from .tasks import GenerationTask, Progress, ProgressCallback
+from .types import (
+    Duration,
+    ImageModelName,
+    ImageSource,
+    Kind,
+    Ratio,
+    Resolution,
+    VideoModelName,
+    VideoRatio,
+    VideoResolution,
+)
 
 __version__ = "0.1.0"
 
@@ -110,13 +122,16 @@ __all__ = [
     "ContentFilteredError",
     "CreditInfo",
     "CreditReceipt",
+    "Duration",
     "GenerationFailedError",
     "GenerationFilteredError",
     "GenerationTask",
     "GenerationTimeoutError",
     "ImageModel",
+    "ImageModelName",
     "ImageRef",
     "ImageResult",
+    "ImageSource",
     "InsufficientCreditsError",
     "InvalidInputError",
     "InvalidRequestError",
@@ -126,6 +141,7 @@ __all__ = [
     "JimengPool",
     "JimengSession",
     "JobNotFoundError",
+    "Kind",
     "MalformedResponseError",
     "MemoryState",
     "Metrics",
@@ -136,15 +152,19 @@ __all__ = [
     "PoolError",
     "PoolState",
     "Progress",
+    "ProgressCallback",
     "QueueInfo",
     "RateLimitError",
+    "Ratio",
     "RedactingFilter",
     "RedisState",
     "RegionNotAllowedError",
     "RegionProfile",
     "RequestSignature",
     "RequestSigner",
+    "Resolution",
     "ResponseFieldError",
+    "Result",
     "RiskControlError",
     "ServerError",
     "ServiceBusyError",
@@ -152,10 +172,14 @@ __all__ = [
     "Settings",
     "SignableRequest",
     "SignerRequiredError",
+    "SyncSession",
     "TaskCancelledError",
     "TaskStatus",
     "UploadError",
     "VideoModel",
+    "VideoModelName",
+    "VideoRatio",
+    "VideoResolution",
     "VideoResult",
     "__version__",
     "estimated_cost",

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Seq
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Generic, cast
 
 import anyio
 import backoff
@@ -43,7 +43,7 @@ from .results import ImageResult, Result, VideoResult
 from .session import JimengSession
 from .state import AccountView, LeaseKind, MemoryState, PoolState
 from .state import state_from_environment as _state_from_environment
-from .tasks import GenerationTask, ProgressCallback, check_progress_callback, follow
+from .tasks import GenerationTask, ProgressCallback, ResultT, check_progress_callback, follow
 from .transport import check_proxy, new_http_client
 from .types import (
     Duration,
@@ -94,17 +94,18 @@ class AccountHealth:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Outcome(Generic[ResultT]):
     """The outcome of one batch input: a result or an error, tied to its input and job.
 
-    `resumed` is True when the job had been submitted before (a journal or the registry) and
-    this run only waited for it.
+    `map_images` yields `Outcome[ImageResult]`, `map_videos` `Outcome[VideoResult]`; exactly
+    one of `result` and `error` is set (`ok` says which). `resumed` is True when the job had
+    been submitted before (a journal or the registry) and this run only waited for it.
     """
 
     index: int
     input: Any
     kind: Kind
-    result: ImageResult | VideoResult | None = None
+    result: ResultT | None = None
     error: JimengError | None = None
     history_id: str | None = None
     submit_id: str | None = None
@@ -726,7 +727,7 @@ class JimengPool:
         concurrency: int | None = None,
         journal: str | os.PathLike[str] | None = None,
         batch_id: str | None = None,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncIterator[Outcome[ImageResult]]:
         """Run an image job per input (a prompt, or a mapping of `submit_image` options).
 
         Yields one `Outcome` per input as soon as it is ready. Inputs are pulled lazily and
@@ -734,7 +735,11 @@ class JimengPool:
         resumes the batch without submitting again anything already submitted. Workers that
         share a Redis state and a `batch_id` split the batch between them.
         """
-        return self._map("image", inputs, concurrency, journal, batch_id)
+        # An image batch's outcomes carry ImageResults: the cast only names that.
+        return cast(
+            AsyncIterator[Outcome[ImageResult]],
+            self._map("image", inputs, concurrency, journal, batch_id),
+        )
 
     def map_videos(
         self,
@@ -743,9 +748,12 @@ class JimengPool:
         concurrency: int | None = None,
         journal: str | os.PathLike[str] | None = None,
         batch_id: str | None = None,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncIterator[Outcome[VideoResult]]:
         """Run a video job per input (a prompt, or a mapping of `submit_video` options)."""
-        return self._map("video", inputs, concurrency, journal, batch_id)
+        return cast(
+            AsyncIterator[Outcome[VideoResult]],
+            self._map("video", inputs, concurrency, journal, batch_id),
+        )
 
     def _map(
         self,

@@ -13,9 +13,10 @@ import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, cast
 
 import anyio
+from typing_extensions import TypeVar
 
 from ._checks import check_timeout
 from .errors import (
@@ -35,8 +36,9 @@ if TYPE_CHECKING:
     from .results import Downloader
 
 
-#: The result a task gives: ImageResult, VideoResult, or either when only the record knows.
-ResultT = TypeVar("ResultT", bound=Result, covariant=True)
+#: The result a task gives: ImageResult, VideoResult, or either when only the record knows
+#: (the default, so a bare `GenerationTask` annotation means `GenerationTask[Result]`).
+ResultT = TypeVar("ResultT", bound=Result, default=Result, covariant=True)
 
 
 @dataclass(frozen=True)

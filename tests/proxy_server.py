@@ -6,6 +6,7 @@ client's traffic goes through it: httpx sends plain-http requests to a proxy in 
 
 from __future__ import annotations
 
+import contextlib
 from urllib.parse import urlsplit
 
 import anyio
@@ -29,16 +30,15 @@ class ForwardingProxy:
 
     async def serve(self, *, task_status: TaskStatus[str]) -> None:
         listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-        port = listener.extra(SocketAttribute.local_port)
+        port = listener.extra(SocketAttribute.local_port)  # noqa: S610 (anyio, not Django)
         task_status.started(f"http://127.0.0.1:{port}")
         await listener.serve(self._relay)
 
     async def _relay(self, client: SocketStream) -> None:
         # A client that hangs up early ends its own relay, not the proxy.
-        try:
+        hung_up = (anyio.IncompleteRead, anyio.BrokenResourceError, anyio.ClosedResourceError)
+        with contextlib.suppress(*hung_up):
             await self._relay_one(client)
-        except (anyio.IncompleteRead, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass
 
     async def _relay_one(self, client: SocketStream) -> None:
         async with client:
@@ -55,7 +55,8 @@ class ForwardingProxy:
                     self.authorizations.append(value.strip())
             body = await reader.receive_exactly(length) if length else b""
             url = urlsplit(target)
-            assert url.hostname is not None and url.port is not None  # absolute form
+            assert url.hostname is not None  # httpx sends a proxy the absolute form
+            assert url.port is not None
             self.requests.append(f"{method} {url.path}")
             path = url.path + (f"?{url.query}" if url.query else "")
             outgoing = [f"{method} {path} HTTP/1.1", *_kept(header_lines), "Connection: close"]
@@ -63,7 +64,9 @@ class ForwardingProxy:
                 await upstream.send(("\r\n".join(outgoing) + "\r\n\r\n").encode("latin-1") + body)
                 answer = BufferedByteReceiveStream(upstream)
                 status_line, *answer_headers = (
-                    (await answer.receive_until(b"\r\n\r\n", _MAX_HEAD)).decode("latin-1").split("\r\n")
+                    (await answer.receive_until(b"\r\n\r\n", _MAX_HEAD))
+                    .decode("latin-1")
+                    .split("\r\n")
                 )
                 back = [status_line, *_kept(answer_headers), "Connection: close"]
                 await client.send(("\r\n".join(back) + "\r\n\r\n").encode("latin-1"))

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import anyio
 import pytest
+from proxy_server import ForwardingProxy
 
 import jimeng_async as jm
 from jimeng_async.testing import Emulator, FaultConfig
 from jimeng_async.testing.media import png
-from proxy_server import ForwardingProxy
 
 pytestmark = pytest.mark.anyio
 
@@ -165,7 +165,7 @@ def test_a_bad_proxy_is_refused_without_showing_it(jimeng_emulator: Emulator) ->
 async def test_with_options_changes_retries_for_the_view_only(
     jimeng_emulator: Emulator, jimeng_token: str
 ) -> None:
-    jimeng_emulator.faults = FaultConfig(error_rate=1.0, endpoints={"user_credit"})
+    jimeng_emulator.faults = FaultConfig(error_rate=1.0, endpoints=frozenset({"user_credit"}))
     settings = jimeng_emulator.settings(retry_base_delay=0.001)
     async with jm.JimengSession(jimeng_token, settings=settings) as s:
         view = s.with_options(max_retries=1)
