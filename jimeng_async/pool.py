@@ -15,7 +15,13 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
@@ -727,7 +733,7 @@ class JimengPool:
         concurrency: int | None = None,
         journal: str | os.PathLike[str] | None = None,
         batch_id: str | None = None,
-    ) -> AsyncIterator[Outcome[ImageResult]]:
+    ) -> AsyncGenerator[Outcome[ImageResult], None]:
         """Run an image job per input (a prompt, or a mapping of `submit_image` options).
 
         Yields one `Outcome` per input as soon as it is ready. Inputs are pulled lazily and
@@ -737,7 +743,7 @@ class JimengPool:
         """
         # An image batch's outcomes carry ImageResults: the cast only names that.
         return cast(
-            AsyncIterator[Outcome[ImageResult]],
+            AsyncGenerator[Outcome[ImageResult], None],
             self._map("image", inputs, concurrency, journal, batch_id),
         )
 
@@ -748,10 +754,10 @@ class JimengPool:
         concurrency: int | None = None,
         journal: str | os.PathLike[str] | None = None,
         batch_id: str | None = None,
-    ) -> AsyncIterator[Outcome[VideoResult]]:
+    ) -> AsyncGenerator[Outcome[VideoResult], None]:
         """Run a video job per input (a prompt, or a mapping of `submit_video` options)."""
         return cast(
-            AsyncIterator[Outcome[VideoResult]],
+            AsyncGenerator[Outcome[VideoResult], None],
             self._map("video", inputs, concurrency, journal, batch_id),
         )
 
@@ -762,7 +768,7 @@ class JimengPool:
         concurrency: int | None,
         journal: str | os.PathLike[str] | None,
         batch_id: str | None,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome, None]:
         from .pool_batch import Batch  # the batch runner builds on this module
 
         if concurrency is None:

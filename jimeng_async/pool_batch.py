@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -118,7 +118,7 @@ class Batch:
 
     async def run(
         self, inputs: Iterable[Any] | AsyncIterable[Any], concurrency: int
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome, None]:
         await self._start()
         await self.pool._open()
         send, receive = anyio.create_memory_object_stream[Outcome](concurrency)

@@ -70,6 +70,8 @@ VideoResolution: TypeAlias = Literal["720p", "1080p"]
 Duration: TypeAlias = int
 """A video's length in whole seconds; which ones a model takes is in `jm.models()`."""
 
-ImageSource: TypeAlias = str | os.PathLike[str] | bytes | IO[bytes] | ImageRef
+ImageSource: TypeAlias = (
+    str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | ImageRef
+)
 """What an image input may be: a path or an http(s) URL (str), a path object, the bytes, a
 binary file opened for reading, or an `ImageRef` from an earlier `upload_image` (used as is)."""
