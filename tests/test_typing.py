@@ -8,6 +8,7 @@ mistyped option names, a string duration, the other kind's result attribute.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from jimeng_async.testing.media import png
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parent.parent
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 async def test_session_quick_start_types(jimeng_emulator: Emulator, jimeng_token: str) -> None:
@@ -141,21 +143,60 @@ MISUSE = """
 """
 
 
-def test_misuse_is_a_type_error(tmp_path: Path) -> None:
+#: What test_readme.py's prelude gives the README's blocks, as a type checker sees it.
+README_PRELUDE = """
+import anyio
+import jimeng_async as jm
+from collections.abc import Mapping
+
+
+class _Browser:
+    async def sign(self, url: str, params: Mapping[str, str], body: bytes) -> tuple[str, str]:
+        return "", ""
+
+
+async def readme(
+    s: jm.JimengSession, token: str, png_bytes: bytes, prompts: list[str], my_browser: _Browser
+) -> None:
+"""
+
+
+@pytest.fixture(scope="module")
+def mypy_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """One mypy --strict run (the project's configuration) over the misuse snippet and the
+    README's blocks; the error lines of each file by its name."""
     api = pytest.importorskip("mypy.api")
-    snippet = tmp_path / "misuse.py"
-    snippet.write_text(textwrap.dedent(MISUSE), encoding="utf-8")
-    out, _, status = api.run(
-        [
-            "--strict",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--cache-dir",
-            str(ROOT / ".mypy_cache"),
-            str(snippet),
-        ]
+    folder = tmp_path_factory.mktemp("typing")
+    (folder / "misuse.py").write_text(textwrap.dedent(MISUSE), encoding="utf-8")
+    # The README's blocks, in order in one async function: they share names, some await at
+    # top level, and a block may rebind a name (hence --allow-redefinition).
+    blocks = BLOCK.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert len(blocks) >= 8
+    body = "\n".join(
+        textwrap.indent(f"# README block {n}\n{block}", "    ")
+        for n, block in enumerate(blocks, start=1)
     )
-    assert status == 1, out
-    lines = {int(line.split(":")[1]) for line in out.splitlines() if ": error:" in line}
+    readme = textwrap.dedent(README_PRELUDE).lstrip() + body
+    (folder / "readme_blocks.py").write_text(readme, encoding="utf-8")
+    config = str(ROOT / "pyproject.toml")
+    cache = str(ROOT / ".mypy_cache")
+    files = [str(folder / "misuse.py"), str(folder / "readme_blocks.py")]
+    options = ["--strict", "--allow-redefinition", "--config-file", config, "--cache-dir", cache]
+    out, err, _ = api.run([*options, *files])
+    assert not err, err
+    errors: dict[str, list[str]] = {"misuse.py": [], "readme_blocks.py": []}
+    for line in out.splitlines():
+        if ": error:" in line:
+            errors[Path(line.split(":")[0]).name].append(line)
+    return errors
+
+
+def test_misuse_is_a_type_error(mypy_errors: dict[str, list[str]]) -> None:
+    lines = {int(line.split(":")[1]) for line in mypy_errors["misuse.py"]}
     # Every statement of the misuse body is an error (line numbers of the dedented file).
-    assert lines == set(range(5, 17)) - {9, 11}, out
+    assert lines == set(range(5, 17)) - {9, 11}, mypy_errors["misuse.py"]
+
+
+def test_every_readme_block_type_checks(mypy_errors: dict[str, list[str]]) -> None:
+    """`result.images`, `video.video`, pool outcomes...: the README passes mypy --strict."""
+    assert mypy_errors["readme_blocks.py"] == []
