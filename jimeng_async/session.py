@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any, Literal, overload
+from urllib.parse import unquote, urlsplit
 
 import anyio
 import httpx
@@ -133,7 +134,7 @@ class JimengSession:
                 )
         self.settings = settings or Settings()
         self.region, session_id = split_token(refresh_token)
-        self._secrets = (refresh_token, session_id)
+        self._secrets = (refresh_token, session_id, *_proxy_password(proxy or self.settings.proxy))
         for secret in self._secrets:
             register_secret(secret)  # redacted from every log line and message from now on
         self.profile = self.settings.profile(self.region)
@@ -763,6 +764,15 @@ def _cleanup(prepared: Sequence[Prepared]) -> None:
 
 def _uploaded(ref: ImageRef) -> drafts.UploadedImage:
     return drafts.UploadedImage(uri=ref.uri, width=ref.width, height=ref.height, format=ref.format)
+
+
+def _proxy_password(proxy: str | None) -> tuple[str, ...]:
+    """A proxy URL's password, redacted like the token while the session lives."""
+    try:
+        password = urlsplit(proxy).password if proxy else None
+    except ValueError:  # a malformed port: httpx refuses the URL; nothing to redact
+        return ()
+    return (unquote(password),) if password else ()
 
 
 def _token_or_environment(refresh_token: str | None) -> str:

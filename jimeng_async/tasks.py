@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, cast
 
@@ -50,8 +50,9 @@ class Progress:
     queue: QueueInfo | None
 
 
-ProgressCallback = Callable[[Progress], "Awaitable[object] | object"]
-"""`on_progress=`: a plain or async callable that receives each `Progress` of a job."""
+ProgressCallback = Callable[[Progress], object]
+"""`on_progress=`: a plain or async callable that receives each `Progress` of a job (an
+awaitable it returns is awaited before the job's next step)."""
 
 
 class GenerationTask(Generic[ResultT]):

@@ -83,6 +83,7 @@ async def test_session_proxy_carries_every_request_of_a_generation(
         result = await s.generate_image("a fox", images=[png(64, 48, "proxy")])
         paths = await result.save(tmp_path)
         assert "pa55word" not in repr(s)
+        assert "pa55word" not in jm.redact_text("proxy auth pa55word")  # as in a log line
     stats = jimeng_emulator.stats.requests
     assert len(paths) == 4
     assert _relayed(forwarding, "/mweb/v1/aigc_draft/generate") == stats["generate"] == 1
