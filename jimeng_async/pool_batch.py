@@ -26,7 +26,7 @@ from .errors import InvalidInputError, JimengError
 from .models import Kind
 from .pool import JimengPool, Outcome, Placement, PoolError, batch_submit_id
 from .pool_journal import Journal
-from .results import ImageResult, Result, VideoResult
+from .results import Result
 from .state import JobEntry
 from .tasks import GenerationTask
 
@@ -269,12 +269,10 @@ class Batch:
         resumed: bool,
     ) -> Outcome:
         masked = self.pool._by_key[key].token_masked
-        result: ImageResult | VideoResult | None = None
+        result: Result | None = None
         error: JimengError | None = None
         try:
-            got = await task
-            assert isinstance(got, ImageResult | VideoResult)
-            result = got
+            result = await task
         except JimengError as exc:
             error = exc
         finally:

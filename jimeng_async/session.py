@@ -301,9 +301,10 @@ class JimengSession:
 
     def _observe_balance(self, total: int) -> None:
         """Credits spent, as the balance shows them: each drop since the last look counts."""
-        if self._last_total is not None and total < self._last_total:
-            self.metrics.tasks.credits_spent += self._last_total - total
-        self._last_total = total
+        root = self._root  # views share the account's last reading
+        if root._last_total is not None and total < root._last_total:
+            self.metrics.tasks.credits_spent += root._last_total - total
+        root._last_total = total
 
     def _hit(self, endpoint: str) -> None:
         self.metrics.record_cache_hit(endpoint)
