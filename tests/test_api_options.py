@@ -4,6 +4,7 @@ real forwarding proxy on loopback), trust_env, `with_options` views and `on_prog
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -201,6 +202,36 @@ async def test_with_options_view_shares_caches_limits_and_closing(
         await s.account_info()
     with pytest.raises(jm.SessionClosedError):
         s.with_options(max_retries=0)
+
+
+async def test_views_share_the_accounts_query_limit(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    # Slow answers make the calls overlap, so the one limit is what bounds them.
+    jimeng_emulator.faults = FaultConfig(
+        slow_rate=1.0, slow_seconds=0.05, endpoints=frozenset({"user_credit"})
+    )
+    async with (
+        jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s,
+        anyio.create_task_group() as group,
+    ):
+        views = [s, s.with_options(max_retries=0), s.with_options(timeout=4)]
+        for index in range(24):
+            group.start_soon(partial(views[index % 3].credits, refresh=True))
+    assert jimeng_emulator.stats.requests["user_credit"] == 24
+    assert jimeng_emulator.stats.max_in_flight[(jimeng_token, "query")] == 5
+
+
+async def test_a_views_timeout_bounds_its_own_requests(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    jimeng_emulator.faults = FaultConfig(
+        slow_rate=1.0, slow_seconds=0.5, endpoints=frozenset({"user_credit"})
+    )
+    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
+        with pytest.raises(jm.NetworkError):  # no answer within 0.1 s
+            await s.with_options(timeout=0.1, max_retries=0).credits()
+        assert (await s.credits()).total == 1000  # the session's own 5 s still holds
 
 
 @pytest.mark.parametrize(
