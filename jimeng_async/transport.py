@@ -29,6 +29,7 @@ from .config import RegionProfile, Settings
 from .errors import (
     APIError,
     AuthError,
+    ConfigurationError,
     InvalidInputError,
     JimengAPIError,
     MalformedResponseError,
@@ -111,6 +112,12 @@ def new_http_client(
     except ImportError:  # socks5 needs httpx's `socks` extra
         raise InvalidInputError(
             "proxy", "a socks5 proxy needs `pip install httpx[socks]`", allowed="http(s)://"
+        ) from None
+    except OSError as exc:  # ssl.SSLError too: with trust_env, SSL_CERT_FILE / _DIR unusable
+        reason = exc.strerror or str(exc)
+        raise ConfigurationError(
+            f"SSL_CERT_FILE / SSL_CERT_DIR: the CA bundle cannot be loaded ({reason}); fix or "
+            "unset the variable, or set trust_env=False (JIMENG_TRUST_ENV=false)"
         ) from None
 
 

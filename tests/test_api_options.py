@@ -3,9 +3,11 @@ real forwarding proxy on loopback), trust_env, `with_options` views and `on_prog
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -14,6 +16,7 @@ from proxy_server import ForwardingProxy
 import jimeng_async as jm
 from jimeng_async.testing import Emulator, FaultConfig
 from jimeng_async.testing.media import png
+from jimeng_async.transport import new_http_client
 
 pytestmark = pytest.mark.anyio
 
@@ -311,3 +314,37 @@ async def test_pool_generate_takes_on_progress(jimeng_emulator: Emulator) -> Non
         result = await pool.generate_image("a cat", ratio="16:9", on_progress=steps.append)
     assert len(result.images) == 4
     assert steps[-1].status.succeeded
+
+
+# -- trust_env and certificates ------------------------------------------------------------
+
+
+def test_trust_env_reads_ssl_cert_file(
+    jimeng_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing-ca.pem"))
+    token = jimeng_emulator.add_account("cn")
+    with pytest.raises(jm.ConfigurationError) as info:
+        jm.JimengSession(token, settings=jimeng_emulator.settings(trust_env=True))
+    assert "SSL_CERT_FILE" in str(info.value)
+    assert "trust_env" in str(info.value)
+    new_http_client(jimeng_emulator.settings(trust_env=False))  # the variable is not read
+
+
+def test_trust_env_loads_a_ca_bundle_from_ssl_cert_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    certifi = pytest.importorskip("certifi")
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    loaded: list[str] = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def spy(context: ssl.SSLContext, cafile: str | None = None, *args: Any, **kw: Any) -> None:
+        loaded.append(str(cafile))
+        real(context, cafile, *args, **kw)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", spy)
+    new_http_client(jm.Settings(trust_env=True))
+    assert str(bundle) in loaded
