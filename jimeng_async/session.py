@@ -134,14 +134,15 @@ class JimengSession:
                 )
         self.settings = settings or Settings()
         self.region, session_id = split_token(refresh_token)
+        self.profile = self.settings.profile(self.region)
+        # Made before the secrets are registered: a refused proxy or CA bundle leaves none.
+        self._owns_client = http_client is None
+        self._client = http_client or new_http_client(self.settings, proxy=proxy)
         self._secrets = (refresh_token, session_id, *_proxy_password(proxy or self.settings.proxy))
         for secret in self._secrets:
             register_secret(secret)  # redacted from every log line and message from now on
-        self.profile = self.settings.profile(self.region)
         self.masked_token = mask_token(refresh_token)
         self.metrics = Metrics()
-        self._owns_client = http_client is None
-        self._client = http_client or new_http_client(self.settings, proxy=proxy)
         self._upload_slots = anyio.Semaphore(self.settings.max_uploads)
         self.transport = Transport(
             client=self._client,
