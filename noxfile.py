@@ -49,9 +49,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
+    """mypy --strict on the package and the tests (tests/test_typing.py guards the public
+    signatures with assert_type)."""
     session.install("-e", ".[dev]")
-    session.run("mypy", "--strict", "jimeng_async")
+    session.run("mypy", "--strict", "jimeng_async", "tests")
 
 
 @nox.session(python=PYTHON)

@@ -77,14 +77,26 @@ from .models import (
 )
 from .pool import AccountHealth, JimengPool, Outcome, PoolError
 from .registry import ImageModel, VideoModel, estimated_cost, models
-from .results import ImageResult, VideoResult
+from .results import ImageResult, Result, VideoResult
 from .session import JimengSession
 from .signer import RequestSignature, RequestSigner, SignableRequest
 from .state import MemoryState, PoolState
 
 if TYPE_CHECKING:
     from .state.redis import RedisState
-from .tasks import GenerationTask, Progress
+from .sync import SyncSession
+from .tasks import GenerationTask, Progress, ProgressCallback
+from .types import (
+    Duration,
+    ImageModelName,
+    ImageSource,
+    Kind,
+    Ratio,
+    Resolution,
+    VideoModelName,
+    VideoRatio,
+    VideoResolution,
+)
 
 __version__ = "0.1.0"
 
@@ -123,13 +135,16 @@ __all__ = [
     "ContentFilteredError",
     "CreditInfo",
     "CreditReceipt",
+    "Duration",
     "GenerationFailedError",
     "GenerationFilteredError",
     "GenerationTask",
     "GenerationTimeoutError",
     "ImageModel",
+    "ImageModelName",
     "ImageRef",
     "ImageResult",
+    "ImageSource",
     "InsufficientCreditsError",
     "InvalidInputError",
     "InvalidRequestError",
@@ -140,6 +155,7 @@ __all__ = [
     "JimengSession",
     "JimengTimeoutError",
     "JobNotFoundError",
+    "Kind",
     "MalformedResponseError",
     "MemoryState",
     "Metrics",
@@ -150,8 +166,10 @@ __all__ = [
     "PoolError",
     "PoolState",
     "Progress",
+    "ProgressCallback",
     "QueueInfo",
     "RateLimitError",
+    "Ratio",
     "RedactingFilter",
     "RedisState",
     "RegionNotAllowedError",
@@ -159,7 +177,9 @@ __all__ = [
     "RequestSignature",
     "RequestSigner",
     "RequestTimeoutError",
+    "Resolution",
     "ResponseFieldError",
+    "Result",
     "RiskControlError",
     "ServerError",
     "ServiceBusyError",
@@ -167,11 +187,15 @@ __all__ = [
     "Settings",
     "SignableRequest",
     "SignerRequiredError",
+    "SyncSession",
     "TaskCancelledError",
     "TaskStatus",
     "UnknownAPIError",
     "UploadError",
     "VideoModel",
+    "VideoModelName",
+    "VideoRatio",
+    "VideoResolution",
     "VideoResult",
     "__version__",
     "estimated_cost",

@@ -12,10 +12,18 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigurationError
 from .signer import RequestSigner
@@ -218,6 +226,8 @@ def _configuration_error(exc: ValidationError, given: set[str]) -> Configuration
     field = str(first["loc"][0]) if first["loc"] else "settings"
     from_env = field not in given and bool(os.environ.get(_env_name(field)))
     source = _env_name(field) if from_env else field
+    if field in _SECRET_FIELDS:  # a proxy URL may carry a password: never echo it
+        return ConfigurationError(f"{source}: {first['msg']}")
     return ConfigurationError(f"{source}: {first['msg']} (got {first.get('input')!r})")
 
 
@@ -255,6 +265,9 @@ _SCALAR_ENV = {
 }
 #: Settings that cannot come from the environment.
 _NO_ENV = frozenset({"regions", "request_signer"})
+#: Settings whose value stays out of messages and repr.
+_SECRET_FIELDS = frozenset({"proxy"})
+PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
 
 
 class Settings(BaseModel):
@@ -305,6 +318,12 @@ class Settings(BaseModel):
     stall_timeout: float = Field(60.0, gt=0)
     max_download_bytes: int = Field(2 * 1024**3, gt=0)
     source_download_timeout: float = Field(120.0, gt=0)
+    proxy: str | None = Field(
+        None, repr=False, description="http(s):// or socks5:// proxy for every request"
+    )
+    trust_env: bool = Field(
+        True, description="honour HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE... from the environment"
+    )
 
     _profiles: dict[str, RegionProfile] = PrivateAttr(default_factory=dict)
 
@@ -321,14 +340,25 @@ class Settings(BaseModel):
                 data[name] = env[var]
         return data
 
-    def __init__(self, **data: Any) -> None:
-        given = set(data)
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise _configuration_error(exc, given) from None
-        self._check_values(given)
-        self._profiles = _resolve_profiles(self.regions)
+    @field_validator("proxy")
+    @classmethod
+    def _check_proxy(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(PROXY_SCHEMES):
+            raise ValueError("must be an http(s):// or socks5:// proxy URL")
+        return value or None
+
+    if not TYPE_CHECKING:
+        # Only at run time, so that type checkers see the typed constructor the pydantic plugin
+        # synthesises from the fields, while callers get ConfigurationError naming the
+        # argument or environment variable at fault instead of a ValidationError.
+        def __init__(self, /, **data: Any) -> None:
+            given = set(data)
+            try:
+                super().__init__(**data)
+            except ValidationError as exc:
+                raise _configuration_error(exc, given) from None
+            self._check_values(given)
+            self._profiles = _resolve_profiles(self.regions)
 
     def _check_values(self, given: set[str]) -> None:
         """What field types cannot say: finite numbers, ordered bounds, non-empty versions."""

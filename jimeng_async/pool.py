@@ -16,8 +16,8 @@ import os
 import time
 import uuid
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
@@ -26,7 +26,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Generic, cast
 
 import anyio
 import backoff
@@ -46,12 +46,22 @@ from .errors import (
 )
 from .models import Kind
 from .pool_journal import Journal, check_journal
-from .results import ImageResult, VideoResult
+from .results import ImageResult, Result, VideoResult
 from .session import JimengSession
 from .state import AccountView, LeaseKind, MemoryState, PoolState
 from .state import state_from_environment as _state_from_environment
-from .tasks import GenerationTask
-from .transport import new_http_client
+from .tasks import GenerationTask, ProgressCallback, ResultT, check_progress_callback, follow
+from .transport import check_proxy, new_http_client
+from .types import (
+    Duration,
+    ImageModelName,
+    ImageSource,
+    Ratio,
+    Resolution,
+    VideoModelName,
+    VideoRatio,
+    VideoResolution,
+)
 
 logger = logging.getLogger("jimeng_async")
 
@@ -100,17 +110,18 @@ class AccountHealth:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Outcome(Generic[ResultT]):
     """The outcome of one batch input: a result or an error, tied to its input and job.
 
-    `resumed` is True when the job had been submitted before (a journal or the registry) and
-    this run only waited for it.
+    `map_images` yields `Outcome[ImageResult]`, `map_videos` `Outcome[VideoResult]`; exactly
+    one of `result` and `error` is set (`ok` says which). `resumed` is True when the job had
+    been submitted before (a journal or the registry) and this run only waited for it.
     """
 
     index: int
     input: Any
     kind: Kind
-    result: ImageResult | VideoResult | None = None
+    result: ResultT | None = None
     error: JimengError | None = None
     history_id: str | None = None
     submit_id: str | None = None
@@ -167,6 +178,39 @@ def batch_submit_id(batch_id: str, index: int, moves: int) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{batch_id}:{index}:{moves}"))
 
 
+_IMAGE_OPTIONS = (
+    "prompt",
+    "model",
+    "ratio",
+    "resolution",
+    "negative_prompt",
+    "sample_strength",
+    "seed",
+    "intelligent_ratio",
+    "images",
+)
+_VIDEO_OPTIONS = (
+    "prompt",
+    "model",
+    "ratio",
+    "resolution",
+    "duration",
+    "seed",
+    "first_frame",
+    "end_frame",
+)
+
+
+def _image_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The `submit_image` options among a method's arguments (its `locals()`)."""
+    return {name: arguments[name] for name in _IMAGE_OPTIONS}
+
+
+def _video_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The `submit_video` options among a method's arguments (its `locals()`)."""
+    return {name: arguments[name] for name in _VIDEO_OPTIONS}
+
+
 def _utc_day() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
@@ -203,13 +247,8 @@ def _proxies(proxies: object, tokens: list[str]) -> list[str | None]:
     else:
         raise InvalidInputError("proxies", "must be a mapping by token or a list in token order")
     for proxy in chosen:
-        if proxy is not None and (
-            not isinstance(proxy, str) or not proxy.startswith(_PROXY_SCHEMES)
-        ):
-            # The URL itself may hold a password: it stays out of the message.
-            raise InvalidInputError(
-                "proxies", "an entry is not a proxy URL", allowed="http(s)://, socks5://"
-            )
+        if proxy is not None:
+            check_proxy(proxy, field="proxies")  # the message never shows the URL
     return cast(list[str | None], chosen)
 
 
@@ -347,14 +386,11 @@ class JimengPool:
         return f"JimengPool(accounts={len(self._accounts)}, state={self.state!r}, {state})"
 
     def _client(self, proxy: str | None) -> httpx.AsyncClient:
-        """One connection pool per distinct proxy (None: direct); none keeps cookies."""
+        """One connection pool per distinct proxy, made as a session makes its own
+        (`new_http_client`: None means `Settings.proxy`, else the environment's when
+        `Settings.trust_env`); none keeps cookies."""
         if proxy not in self._clients:
-            try:
-                self._clients[proxy] = new_http_client(self.settings, proxy=proxy)
-            except ImportError:  # socks5 needs httpx's `socks` extra
-                raise InvalidInputError(
-                    "proxies", "a socks5 proxy needs `pip install httpx[socks]`"
-                ) from None
+            self._clients[proxy] = new_http_client(self.settings, proxy=proxy)
         return self._clients[proxy]
 
     def _share_limits(self, account: _Account) -> None:
@@ -557,38 +593,96 @@ class JimengPool:
 
     # -- single jobs -----------------------------------------------------------------------
 
-    async def submit_image(self, prompt: str, **options: Any) -> GenerationTask:
-        """Submit an image job on the best account (options as `JimengSession.submit_image`).
+    async def submit_image(
+        self,
+        prompt: str,
+        *,
+        model: ImageModelName | str = registry.DEFAULT_IMAGE_MODEL,
+        ratio: Ratio = "1:1",
+        resolution: Resolution | None = None,
+        negative_prompt: str = "",
+        sample_strength: float = 0.5,
+        seed: int | None = None,
+        intelligent_ratio: bool = False,
+        images: Sequence[ImageSource] | None = None,
+    ) -> GenerationTask[ImageResult]:
+        """Submit an image job on the best account (parameters as `JimengSession.submit_image`).
 
         The job counts toward its account's load while it is being submitted; use
         `generate_image` (or a batch) to count it until its result is in.
         """
-        account, task, lease = await self._submit("image", {"prompt": prompt, **options})
+        options = _image_options(locals())
+        account, task, lease = await self._submit("image", options)
         await self._release(account.key, lease)
-        return task
+        return cast(GenerationTask[ImageResult], task)
 
-    async def submit_video(self, prompt: str, **options: Any) -> GenerationTask:
-        """Submit a video job on the best account (options as `JimengSession.submit_video`)."""
-        account, task, lease = await self._submit("video", {"prompt": prompt, **options})
+    async def submit_video(
+        self,
+        prompt: str,
+        *,
+        model: VideoModelName | str = registry.DEFAULT_VIDEO_MODEL,
+        ratio: VideoRatio = "16:9",
+        resolution: VideoResolution | None = None,
+        duration: Duration | None = None,
+        seed: int | None = None,
+        first_frame: ImageSource | None = None,
+        end_frame: ImageSource | None = None,
+    ) -> GenerationTask[VideoResult]:
+        """Submit a video job on the best account (parameters as `JimengSession.submit_video`)."""
+        options = _video_options(locals())
+        account, task, lease = await self._submit("video", options)
         await self._release(account.key, lease)
-        return task
+        return cast(GenerationTask[VideoResult], task)
 
-    async def generate_image(self, prompt: str, **options: Any) -> ImageResult:
-        """Submit an image job on the best account and wait for its result."""
-        result = await self._generate("image", {"prompt": prompt, **options})
-        assert isinstance(result, ImageResult)
-        return result
+    async def generate_image(
+        self,
+        prompt: str,
+        *,
+        model: ImageModelName | str = registry.DEFAULT_IMAGE_MODEL,
+        ratio: Ratio = "1:1",
+        resolution: Resolution | None = None,
+        negative_prompt: str = "",
+        sample_strength: float = 0.5,
+        seed: int | None = None,
+        intelligent_ratio: bool = False,
+        images: Sequence[ImageSource] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ImageResult:
+        """Submit an image job on the best account and wait for its result.
 
-    async def generate_video(self, prompt: str, **options: Any) -> VideoResult:
+        `on_progress` receives each `Progress` of the job, as `JimengSession.generate_image`.
+        """
+        check_progress_callback(on_progress)
+        options = _image_options(locals())
+        task = await self._generate("image", options, on_progress)
+        return cast(ImageResult, task)
+
+    async def generate_video(
+        self,
+        prompt: str,
+        *,
+        model: VideoModelName | str = registry.DEFAULT_VIDEO_MODEL,
+        ratio: VideoRatio = "16:9",
+        resolution: VideoResolution | None = None,
+        duration: Duration | None = None,
+        seed: int | None = None,
+        first_frame: ImageSource | None = None,
+        end_frame: ImageSource | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> VideoResult:
         """Submit a video job on the best account and wait for its result."""
-        result = await self._generate("video", {"prompt": prompt, **options})
-        assert isinstance(result, VideoResult)
-        return result
+        check_progress_callback(on_progress)
+        options = _video_options(locals())
+        task = await self._generate("video", options, on_progress)
+        return cast(VideoResult, task)
 
-    async def _generate(self, kind: Kind, options: dict[str, Any]) -> ImageResult | VideoResult:
+    async def _generate(
+        self, kind: Kind, options: dict[str, Any], on_progress: ProgressCallback | None
+    ) -> Result:
+        # The submit of `kind` made the task of that kind's result: the casts above hold.
         account, task, lease = await self._submit(kind, options)
         try:
-            return await task
+            return await follow(task, on_progress)
         except JimengError as exc:
             await self._after_wait(account.key, exc)
             raise
@@ -597,7 +691,7 @@ class JimengPool:
 
     async def _submit(
         self, kind: Kind, options: dict[str, Any], job: Placement | None = None
-    ) -> tuple[_Account, GenerationTask, str]:
+    ) -> tuple[_Account, GenerationTask[Result], str]:
         """Place and submit; returns the account, the task and the job lease to release.
 
         An account that leaves the rotation moves the job to another one; a credits refusal
@@ -615,7 +709,7 @@ class JimengPool:
             lease = await self._job_lease(account)
             submit_id = job.submit_id() or str(uuid.uuid4())
             session = account.session
-            submit = session.submit_image if kind == "image" else session.submit_video
+            submit: Any = session.submit_image if kind == "image" else session.submit_video
             try:
                 await job.placed(account.key, account.token_masked, submit_id)
                 # Shielded: once sent, the answer (the job's history id) must be recorded.
@@ -654,7 +748,7 @@ class JimengPool:
         journal: str | os.PathLike[str] | Journal | None = None,
         batch_id: str | None = None,
         on_task: OnTask | None = None,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome[ImageResult], None]:
         """Run an image job per input (a prompt, or a mapping of `submit_image` options).
 
         Yields one `Outcome` per input as soon as it is ready. Inputs are pulled lazily and
@@ -665,7 +759,11 @@ class JimengPool:
         save files...) before its outcome is recorded; a `JimengError` it raises becomes the
         outcome's error.
         """
-        return self._map("image", inputs, concurrency, journal, batch_id, on_task)
+        # An image batch's outcomes carry ImageResults: the cast only names that.
+        return cast(
+            AsyncGenerator[Outcome[ImageResult], None],
+            self._map("image", inputs, concurrency, journal, batch_id, on_task),
+        )
 
     def map_videos(
         self,
@@ -675,9 +773,12 @@ class JimengPool:
         journal: str | os.PathLike[str] | Journal | None = None,
         batch_id: str | None = None,
         on_task: OnTask | None = None,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome[VideoResult], None]:
         """Run a video job per input (a prompt, or a mapping of `submit_video` options)."""
-        return self._map("video", inputs, concurrency, journal, batch_id, on_task)
+        return cast(
+            AsyncGenerator[Outcome[VideoResult], None],
+            self._map("video", inputs, concurrency, journal, batch_id, on_task),
+        )
 
     def map_jobs(
         self,
@@ -687,7 +788,7 @@ class JimengPool:
         journal: str | os.PathLike[str] | Journal | None = None,
         batch_id: str | None = None,
         on_task: OnTask | None = None,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome, None]:
         """Run a batch of mixed kinds: each input is a mapping with `kind` ("image" or
         "video"), `prompt` and that kind's submit options; otherwise as `map_images`."""
         return self._map(None, inputs, concurrency, journal, batch_id, on_task)
@@ -700,7 +801,7 @@ class JimengPool:
         journal: str | os.PathLike[str] | Journal | None,
         batch_id: str | None,
         on_task: OnTask | None,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome, None]:
         from .pool_batch import Batch  # the batch runner builds on this module
 
         if concurrency is None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -26,7 +26,7 @@ from .errors import InvalidInputError, JimengError
 from .models import Kind
 from .pool import JimengPool, OnTask, Outcome, Placement, PoolError, batch_submit_id
 from .pool_journal import Journal
-from .results import ImageResult, VideoResult
+from .results import Result
 from .state import JobEntry
 from .tasks import GenerationTask
 
@@ -125,7 +125,7 @@ class Batch:
 
     async def run(
         self, inputs: Iterable[Any] | AsyncIterable[Any], concurrency: int
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome, None]:
         await self._start()
         self.pool._require_open()
         send, receive = anyio.create_memory_object_stream[Outcome](concurrency)
@@ -270,21 +270,19 @@ class Batch:
         index: int,
         item: Any,
         entry: JobEntry,
-        task: GenerationTask,
+        task: GenerationTask[Result],
         key: str,
         lease: str,
         *,
         resumed: bool,
     ) -> Outcome:
         masked = self.pool._by_key[key].token_masked
-        result: ImageResult | VideoResult | None = None
+        result: Result | None = None
         error: JimengError | None = None
         try:
             if self.on_task is not None:
                 await self.on_task(index, task)
-            got = await task
-            assert isinstance(got, ImageResult | VideoResult)
-            result = got
+            result = await task
         except JimengError as exc:
             error = exc
             await self.pool._after_wait(key, exc)

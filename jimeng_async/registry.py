@@ -297,7 +297,9 @@ _VIDEO_COST_PER_SECOND: Final[Mapping[str, int]] = MappingProxyType(
 _VIDEO_COST_DEFAULT: Final = 2
 
 
-def estimated_cost(model_alias: str, **options: Any) -> int:
+def estimated_cost(
+    model_alias: str, *, resolution: str | None = None, duration: int | None = None
+) -> int:
     """An *estimate* of the credits one job costs, for spreading work over accounts.
 
     Image jobs: `resolution` "4k" costs more. Video jobs: per second of `duration` (the model's
@@ -307,7 +309,7 @@ def estimated_cost(model_alias: str, **options: Any) -> int:
     if model is None:
         raise ValueError(f"unknown model {model_alias!r}")
     if isinstance(model, ImageModel):
-        return _IMAGE_COST_4K if options.get("resolution") == "4k" else _IMAGE_COST
-    seconds = options.get("duration") or model.default_duration
+        return _IMAGE_COST_4K if resolution == "4k" else _IMAGE_COST
+    seconds = duration or model.default_duration
     rate = _VIDEO_COST_PER_SECOND.get(model.alias, _VIDEO_COST_DEFAULT)
     return int(seconds) * rate

@@ -9,18 +9,21 @@ Like `httpx.AsyncClient`, the session holds no background task: it works with or
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
 import uuid
 from collections.abc import Sequence
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
+from urllib.parse import unquote, urlsplit
 
 import anyio
 import httpx
 
 from . import drafts
-from ._checks import check_instance, check_time_zone
+from ._checks import check_instance, check_time_zone, check_timeout
 from ._redact import forget_secret, register_secret
 from .auth import mask_token, redact_url, split_token, validate_token
 from .cache import TTLCache
@@ -53,7 +56,7 @@ from .polling import Poller
 from .results import Downloader, ImageResult, StreamBounds, VideoResult
 from .signer import SIGNER_HELP, RequestSigner
 from .sources import PreparedUpload, prepare
-from .tasks import GenerationTask
+from .tasks import GenerationTask, ProgressCallback, check_progress_callback, follow
 from .transport import (
     ACCOUNT_INFO,
     ALGO_PROXY,
@@ -63,10 +66,24 @@ from .transport import (
     LOCAL_ITEMS,
     USER_CREDIT,
     Transport,
+    check_proxy,
     new_http_client,
+)
+from .types import (
+    Duration,
+    ImageModelName,
+    ImageSource,
+    Ratio,
+    Resolution,
+    VideoModelName,
+    VideoRatio,
+    VideoResolution,
 )
 
 _KINDS: tuple[Kind, ...] = ("image", "video")
+
+#: Where `JimengSession()` without a token finds one.
+TOKEN_ENV = "JIMENG_TOKEN"
 
 logger = logging.getLogger("jimeng_async")
 
@@ -87,34 +104,45 @@ class JimengSession:
     """An async session for one refresh token (the region comes from its prefix).
 
     It works as soon as it is made; `async with` is optional and `aclose()` may be called
-    from any task, any number of times. Pass `http_client` to share connections between
-    sessions (give it no cookie jar: see `transport.new_http_client`). `request_signer`
+    from any task, any number of times. Without `refresh_token` it reads `JIMENG_TOKEN`.
+    `proxy` (an http(s):// or socks5:// URL) overrides `Settings.proxy` for this session's
+    traffic. Pass `http_client` to share connections between sessions (give it no cookie jar:
+    see `transport.new_http_client`); `proxy` cannot be combined with it. `request_signer`
     overrides `Settings.request_signer` (see `jimeng_async.signer`).
     """
 
     def __init__(
         self,
-        refresh_token: str,
+        refresh_token: str | None = None,
         *,
         settings: Settings | None = None,
+        proxy: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         request_signer: RequestSigner | None = None,
     ) -> None:
+        refresh_token = _token_or_environment(refresh_token)
         validate_token(refresh_token)
         check_instance(settings, Settings, field="settings", allowed="None or a Settings")
         check_instance(
             http_client, httpx.AsyncClient, field="http_client", allowed="None or httpx.AsyncClient"
         )
+        if proxy is not None:
+            check_proxy(proxy, field="proxy")
+            if http_client is not None:
+                raise InvalidInputError(
+                    "proxy", "cannot be combined with http_client (set the proxy on that client)"
+                )
         self.settings = settings or Settings()
         self.region, session_id = split_token(refresh_token)
-        self._secrets = (refresh_token, session_id)
+        self.profile = self.settings.profile(self.region)
+        # Made before the secrets are registered: a refused proxy or CA bundle leaves none.
+        self._owns_client = http_client is None
+        self._client = http_client or new_http_client(self.settings, proxy=proxy)
+        self._secrets = (refresh_token, session_id, *_proxy_password(proxy or self.settings.proxy))
         for secret in self._secrets:
             register_secret(secret)  # redacted from every log line and message from now on
-        self.profile = self.settings.profile(self.region)
         self.masked_token = mask_token(refresh_token)
         self.metrics = Metrics()
-        self._owns_client = http_client is None
-        self._client = http_client or new_http_client(self.settings)
         self._upload_slots = anyio.Semaphore(self.settings.max_uploads)
         self.transport = Transport(
             client=self._client,
@@ -142,16 +170,57 @@ class JimengSession:
         self._entered = False
         self._last_total: int | None = None
         self._closed = False
+        #: The session that owns the shared machinery (itself, or the one a view came from).
+        self._root = self
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("open" if self._entered else "new")
+        root = self._root
+        state = "closed" if root._closed else ("open" if root._entered else "new")
         return f"JimengSession(region={self.region!r}, token={self.masked_token!r}, {state})"
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        generation_timeout: float | None = None,
+    ) -> JimengSession:
+        """A view of this session with other per-call options; the session is unchanged.
+
+        `timeout` is the time-out of each web API request (`Settings.request_timeout`),
+        `max_retries` the retries of a retryable failure, `generation_timeout` the limit of the
+        view's jobs. The view shares everything else: the account's limits, caches, metrics,
+        connections and poller, so it is cheap to make per call
+        (`await s.with_options(max_retries=0).credits()`). Closing a view closes the session.
+        """
+        self._require_open()
+        changes: dict[str, Any] = {}
+        for field, value, setting in (
+            ("timeout", timeout, "request_timeout"),
+            ("generation_timeout", generation_timeout, "generation_timeout"),
+        ):
+            if value is not None:
+                seconds = check_timeout(value, field=field)
+                if not seconds:
+                    raise InvalidInputError(field, "is 0", allowed="a number of seconds > 0")
+                changes[setting] = seconds
+        if max_retries is not None:
+            if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+                raise InvalidInputError("max_retries", "is not an integer", allowed="0 to 10")
+            if not 0 <= max_retries <= 10:
+                raise InvalidInputError("max_retries", f"is {max_retries}", allowed="0 to 10")
+            changes["max_retries"] = max_retries
+        view = copy.copy(self)
+        view.settings = self.settings.replace(**changes) if changes else self.settings
+        view.transport = self.transport.derive(view.settings)
+        view._uploader = ImageXUploader(transport=view.transport, client=self._client)
+        return view
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> JimengSession:
         self._require_open()
-        self._entered = True
+        self._root._entered = True
         return self
 
     async def __aexit__(
@@ -167,17 +236,19 @@ class JimengSession:
 
         Waiters of its jobs get `SessionClosedError` at once (the jobs stay resumable by id);
         every later call raises it too. The HTTP client is closed if the session made it.
+        Closing a view from `with_options()` closes the session it came from.
         """
-        if self._closed:
+        root = self._root
+        if root._closed:
             return
-        self._closed = True
-        self.transport.closed = True
-        self._downloader.closed = True
-        for secret in self._secrets:
+        root._closed = True
+        root.transport.closed = True  # shared by every view's transport
+        root._downloader.closed = True
+        for secret in root._secrets:
             forget_secret(secret)
-        self._poller.close()
-        if self._owns_client:
-            await self._client.aclose()
+        root._poller.close()
+        if root._owns_client:
+            await root._client.aclose()
 
     # -- account and credits ---------------------------------------------------------------
 
@@ -231,16 +302,17 @@ class JimengSession:
 
     def _observe_balance(self, total: int) -> None:
         """Credits spent, as the balance shows them: each drop since the last look counts."""
-        if self._last_total is not None and total < self._last_total:
-            self.metrics.tasks.credits_spent += self._last_total - total
-        self._last_total = total
+        root = self._root  # views share the account's last reading
+        if root._last_total is not None and total < root._last_total:
+            self.metrics.tasks.credits_spent += root._last_total - total
+        root._last_total = total
 
     def _hit(self, endpoint: str) -> None:
         self.metrics.record_cache_hit(endpoint)
 
     # -- uploads ---------------------------------------------------------------------------
 
-    async def upload_image(self, source: Any) -> ImageRef:
+    async def upload_image(self, source: ImageSource) -> ImageRef:
         """Upload an image (path, bytes, binary file, http(s) URL; an ImageRef is returned as is).
 
         It is checked first (kind, format, integrity, dimensions, size) with no request sent;
@@ -272,7 +344,7 @@ class JimengSession:
 
         return await self._uploads.get(prepared.sha256, load)
 
-    async def _prepare_all(self, sources: Sequence[tuple[str, Any]]) -> list[Prepared]:
+    async def _prepare_all(self, sources: Sequence[tuple[str, ImageSource]]) -> list[Prepared]:
         """Check every source (named by its argument) before anything is sent for any of them.
 
         On failure the temporary files of the sources already prepared are removed.
@@ -307,22 +379,24 @@ class JimengSession:
         self,
         prompt: str,
         *,
-        model: str = drafts.DEFAULT_IMAGE_MODEL,
-        ratio: str = "1:1",
-        resolution: str | None = None,
+        model: ImageModelName | str = drafts.DEFAULT_IMAGE_MODEL,
+        ratio: Ratio = "1:1",
+        resolution: Resolution | None = None,
         negative_prompt: str = "",
         sample_strength: float = 0.5,
         seed: int | None = None,
         intelligent_ratio: bool = False,
-        images: Sequence[Any] | None = None,
+        images: Sequence[ImageSource] | None = None,
         submit_id: str | None = None,
-    ) -> GenerationTask:
+    ) -> GenerationTask[ImageResult]:
         """Submit a text-to-image job, or a blend when `images` (1 to 10) are given.
 
-        `submit_id` is the job's idempotency key (a fresh uuid by default). Submitting again
-        with the same one, e.g. after an error whose `submit_id` names it, returns
-        the same job and is not charged twice. The model must be offered in the token's region
-        (`jm.models(region=...)`); `resolution` defaults to the model's own (2k for most).
+        `model` is an alias (`jm.models(region=...)` lists the token's region's) or a raw
+        model id, passed through unchecked. `resolution` defaults to the model's own (2k for
+        most); `sample_strength` (0 to 1) weighs the blend images; `seed` (0 to 2**32 - 1)
+        repeats a generation. `submit_id` is the job's idempotency key (a fresh uuid by
+        default): submitting again with the same one, e.g. after an error whose
+        `submit_id` attribute names it, returns the same job and is not charged twice.
         """
         self._require_open()
         submit_id = _check_submit_id(submit_id)
@@ -356,26 +430,27 @@ class JimengSession:
             images=[_uploaded(r) for r in refs],
             version=self.settings.effective_draft_version,
         )
-        return await self._submit(draft, request.model_id, submit_id, "image")
+        return self._task(await self._submit(draft, request.model_id, submit_id, "image"), "image")
 
     async def submit_video(
         self,
         prompt: str,
         *,
-        model: str = drafts.DEFAULT_VIDEO_MODEL,
-        ratio: str = "16:9",
-        resolution: str | None = None,
-        duration: int | None = None,
+        model: VideoModelName | str = drafts.DEFAULT_VIDEO_MODEL,
+        ratio: VideoRatio = "16:9",
+        resolution: VideoResolution | None = None,
+        duration: Duration | None = None,
         seed: int | None = None,
-        first_frame: Any = None,
-        end_frame: Any = None,
+        first_frame: ImageSource | None = None,
+        end_frame: ImageSource | None = None,
         submit_id: str | None = None,
-    ) -> GenerationTask:
+    ) -> GenerationTask[VideoResult]:
         """Submit a video job from text, or from a first and/or an end frame.
 
-        `submit_id` is the job's idempotency key, as for `submit_image`. `duration` defaults to
-        the model's own (5 s where it takes 5 s); `resolution` is only for the models that take
-        one (3.0 and 3.0-fast, 720p by default). Seedance 2.0 needs a request signer.
+        `model` is an alias or a raw model id, as for `submit_image`. `duration` (whole
+        seconds) defaults to the model's own (5 s where it takes 5 s); `resolution` is only for
+        the models that take one (3.0 and 3.0-fast, 720p by default). Seedance 2.0 needs a
+        request signer. `submit_id` is the job's idempotency key, as for `submit_image`.
         """
         self._require_open()
         submit_id = _check_submit_id(submit_id)
@@ -417,29 +492,104 @@ class JimengSession:
             submit_id=submit_id,
             version=self.settings.effective_draft_version,
         )
-        return await self._submit(draft, request.model_id, submit_id, "video")
+        return self._task(await self._submit(draft, request.model_id, submit_id, "video"), "video")
 
-    async def generate_image(self, prompt: str, **options: Any) -> ImageResult:
-        """Submit an image job and wait for its result."""
-        result = await (await self.submit_image(prompt, **options))
-        if not isinstance(result, ImageResult):
-            raise ResponseFieldError(
-                f"job {result.history_id} gave a {type(result).__name__}",
-                field="kind",
-                history_id=result.history_id,
-            )
-        return result
+    async def generate_image(
+        self,
+        prompt: str,
+        *,
+        model: ImageModelName | str = drafts.DEFAULT_IMAGE_MODEL,
+        ratio: Ratio = "1:1",
+        resolution: Resolution | None = None,
+        negative_prompt: str = "",
+        sample_strength: float = 0.5,
+        seed: int | None = None,
+        intelligent_ratio: bool = False,
+        images: Sequence[ImageSource] | None = None,
+        submit_id: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ImageResult:
+        """Submit an image job (parameters as `submit_image`) and wait for its result.
 
-    async def generate_video(self, prompt: str, **options: Any) -> VideoResult:
-        """Submit a video job and wait for its result."""
-        result = await (await self.submit_video(prompt, **options))
-        if not isinstance(result, VideoResult):
-            raise ResponseFieldError(
-                f"job {result.history_id} gave a {type(result).__name__}",
-                field="kind",
-                history_id=result.history_id,
-            )
-        return result
+        `on_progress`, a plain or async callable, receives each `Progress` of the job (the
+        steps `task.progress()` yields), e.g. to edit a chat message as it moves up the queue.
+        """
+        check_progress_callback(on_progress)
+        task = await self.submit_image(
+            prompt,
+            model=model,
+            ratio=ratio,
+            resolution=resolution,
+            negative_prompt=negative_prompt,
+            sample_strength=sample_strength,
+            seed=seed,
+            intelligent_ratio=intelligent_ratio,
+            images=images,
+            submit_id=submit_id,
+        )
+        return await follow(task, on_progress)
+
+    async def generate_video(
+        self,
+        prompt: str,
+        *,
+        model: VideoModelName | str = drafts.DEFAULT_VIDEO_MODEL,
+        ratio: VideoRatio = "16:9",
+        resolution: VideoResolution | None = None,
+        duration: Duration | None = None,
+        seed: int | None = None,
+        first_frame: ImageSource | None = None,
+        end_frame: ImageSource | None = None,
+        submit_id: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> VideoResult:
+        """Submit a video job (parameters as `submit_video`) and wait for its result.
+
+        `on_progress` receives each `Progress` of the job, as for `generate_image`.
+        """
+        check_progress_callback(on_progress)
+        task = await self.submit_video(
+            prompt,
+            model=model,
+            ratio=ratio,
+            resolution=resolution,
+            duration=duration,
+            seed=seed,
+            first_frame=first_frame,
+            end_frame=end_frame,
+            submit_id=submit_id,
+        )
+        return await follow(task, on_progress)
+
+    @overload
+    def resume(
+        self,
+        history_id: str,
+        *,
+        kind: Literal["image"],
+        submit_id: str | None = None,
+        created_at: float | None = None,
+    ) -> GenerationTask[ImageResult]: ...
+
+    @overload
+    def resume(
+        self,
+        history_id: str,
+        *,
+        kind: Literal["video"],
+        submit_id: str | None = None,
+        created_at: float | None = None,
+    ) -> GenerationTask[VideoResult]: ...
+
+    @overload
+    def resume(
+        self,
+        history_id: str,
+        *,
+        kind: Kind | None = None,
+        submit_id: str | None = None,
+        created_at: float | None = None,
+    ) -> GenerationTask[ImageResult | VideoResult]: ...
 
     def resume(
         self,
@@ -448,7 +598,7 @@ class JimengSession:
         kind: Kind | None = None,
         submit_id: str | None = None,
         created_at: float | None = None,
-    ) -> GenerationTask:
+    ) -> GenerationTask[Any]:
         """Re-attach to a job by id (from this or another process of the same account).
 
         The kind (image or video) is read from the record; `kind` only tunes the first poll.
@@ -460,7 +610,7 @@ class JimengSession:
             raise InvalidInputError("history_id", "must be a non-empty string")
         if kind is not None and kind not in _KINDS:
             raise InvalidInputError("kind", f"{kind!r} is not allowed", allowed="image, video")
-        return self._task(history_id, kind, submit_id, created_at)
+        return self._attach(history_id, kind, submit_id, created_at)
 
     async def _check_contents(self, inputs: Sequence[tuple[str, ImageRef]]) -> None:
         """The cn content check of uploaded inputs (PROTOCOL.md §7), when it is turned on.
@@ -522,7 +672,8 @@ class JimengSession:
 
     async def _submit(
         self, draft: dict[str, Any], model_id: str, submit_id: str, kind: Kind
-    ) -> GenerationTask:
+    ) -> tuple[str, str]:
+        """Send the generate request; returns the job's (history id, submit id)."""
         body = drafts.build_generate_body(
             draft=draft,
             model_id=model_id,
@@ -551,15 +702,28 @@ class JimengSession:
                 context={"field": "aigc_data.history_record_id", "endpoint": GENERATE.name},
             )
         self.metrics.tasks.submitted += 1
-        return self._task(str(history_id), kind, submit_id, None)
+        return str(history_id), submit_id
 
     def _require_open(self) -> None:
-        if self._closed:
+        if self._root._closed:
             raise SessionClosedError("this session is closed")
 
+    @overload
     def _task(
+        self, submitted: tuple[str, str], kind: Literal["image"]
+    ) -> GenerationTask[ImageResult]: ...
+    @overload
+    def _task(
+        self, submitted: tuple[str, str], kind: Literal["video"]
+    ) -> GenerationTask[VideoResult]: ...
+    def _task(self, submitted: tuple[str, str], kind: Kind) -> GenerationTask[Any]:
+        history_id, submit_id = submitted
+        return self._attach(history_id, kind, submit_id, None)
+
+    def _attach(
         self, history_id: str, kind: Kind | None, submit_id: str | None, created_at: float | None
-    ) -> GenerationTask:
+    ) -> GenerationTask[Any]:
+        """A task on this session's poller; its result class follows `kind` (or the record)."""
         self._require_open()
         return GenerationTask(
             history_id=history_id,
@@ -607,3 +771,26 @@ def _cleanup(prepared: Sequence[Prepared]) -> None:
 
 def _uploaded(ref: ImageRef) -> drafts.UploadedImage:
     return drafts.UploadedImage(uri=ref.uri, width=ref.width, height=ref.height, format=ref.format)
+
+
+def _proxy_password(proxy: str | None) -> tuple[str, ...]:
+    """A proxy URL's password, redacted like the token while the session lives."""
+    try:
+        password = urlsplit(proxy).password if proxy else None
+    except ValueError:  # a malformed port: httpx refuses the URL; nothing to redact
+        return ()
+    return (unquote(password),) if password else ()
+
+
+def _token_or_environment(refresh_token: str | None) -> str:
+    """The token given, else `JIMENG_TOKEN`; a clear error naming both when neither is set."""
+    if refresh_token is not None:
+        return refresh_token
+    found = os.environ.get(TOKEN_ENV, "").strip()
+    if not found:
+        raise InvalidInputError(
+            "refresh_token",
+            f"no token given and {TOKEN_ENV} is not set",
+            allowed=f"the browser's sessionid cookie, as the argument or in {TOKEN_ENV}",
+        )
+    return found

@@ -9,16 +9,19 @@ between processes.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, cast
 
 import anyio
+from typing_extensions import TypeVar
 
 from ._checks import check_timeout
 from .errors import (
     GenerationTimeoutError,
+    InvalidInputError,
     JimengError,
     JimengTimeoutError,
     PollingError,
@@ -35,6 +38,11 @@ if TYPE_CHECKING:
     from .results import Downloader
 
 
+#: The result a task gives: ImageResult, VideoResult, or either when only the record knows
+#: (the default, so a bare `GenerationTask` annotation means `GenerationTask[Result]`).
+ResultT = TypeVar("ResultT", bound=Result, default=Result, covariant=True)
+
+
 @dataclass(frozen=True)
 class Progress:
     """A status change of a job, as `GenerationTask.progress()` yields it."""
@@ -44,8 +52,17 @@ class Progress:
     queue: QueueInfo | None
 
 
-class GenerationTask:
+ProgressCallback = Callable[[Progress], object]
+"""`on_progress=`: a plain or async callable that receives each `Progress` of a job (an
+awaitable it returns is awaited before the job's next step)."""
+
+
+class GenerationTask(Generic[ResultT]):
     """A submitted image or video job. `await task` gives its result or raises.
+
+    Generic in its result: `submit_image` gives a `GenerationTask[ImageResult]`,
+    `submit_video` a `GenerationTask[VideoResult]`, and `resume()` without a kind a
+    `GenerationTask[ImageResult | VideoResult]` (the record decides).
 
     `cancel()` stops waiting only: the service has no cancel, so the job (and its charge) goes
     on, and `resume()` can pick it up again.
@@ -73,7 +90,7 @@ class GenerationTask:
         self._limit = limit
         self._on_outcome = on_outcome
         self._status = TaskStatus.PENDING
-        self._result: Result | None = None
+        self._result: ResultT | None = None
         self._error: JimengError | None = None
 
     def __repr__(self) -> str:
@@ -114,10 +131,10 @@ class GenerationTask:
             "created_at": self.created_at,
         }
 
-    def __await__(self) -> Generator[Any, None, Result]:
+    def __await__(self) -> Generator[Any, None, ResultT]:
         return self.wait().__await__()
 
-    async def wait(self, timeout: float | None = None) -> Result:  # noqa: ASYNC109 (documented API)
+    async def wait(self, timeout: float | None = None) -> ResultT:  # noqa: ASYNC109 (documented API)
         """The result; raises the job's error, or TimeoutError if `timeout` passes first.
 
         `timeout` bounds this wait only (JimengTimeoutError, a TimeoutError, when it passes);
@@ -235,7 +252,9 @@ class GenerationTask:
         else:
             result = VideoResult(history_id=self.history_id, video=record.items[0])
         result.attach(self._downloader)
-        self._result = result
+        # The kind the task was made with (or the record's, when resumed without one) picks
+        # the result class, which is what ResultT stands for.
+        self._result = cast("ResultT", result)
         self._set_status(record.status)
 
     def _finish(self, status: TaskStatus, *, error: JimengError) -> None:
@@ -252,3 +271,24 @@ class GenerationTask:
         record = watch.record
         items: tuple[Asset, ...] = record.items if record else ()
         return Progress(self._status, len(items), record.queue if record else None)
+
+
+def check_progress_callback(on_progress: object) -> None:
+    """Refuse a non-callable `on_progress` before anything is submitted."""
+    if on_progress is not None and not callable(on_progress):
+        raise InvalidInputError(
+            "on_progress", "is not callable", allowed="None or a function taking a Progress"
+        )
+
+
+async def follow(task: GenerationTask[ResultT], on_progress: ProgressCallback | None) -> ResultT:
+    """Await `task`, handing each of its `progress()` steps to `on_progress` first (if given).
+
+    A callback that raises ends the wait with its error (the job itself goes on).
+    """
+    if on_progress is not None:
+        async for step in task.progress():
+            outcome = on_progress(step)
+            if inspect.isawaitable(outcome):
+                await outcome
+    return await task

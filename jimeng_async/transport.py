@@ -7,6 +7,7 @@ decoded from the `{"ret", "errmsg", "data"}` envelope into data or a typed error
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -28,6 +29,8 @@ from .config import RegionProfile, Settings
 from .errors import (
     APIError,
     AuthError,
+    ConfigurationError,
+    InvalidInputError,
     MalformedResponseError,
     NetworkError,
     PermissionDeniedError,
@@ -77,22 +80,46 @@ LOCAL_ITEMS = Endpoint(
 )
 
 
+PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
+
+
+def check_proxy(proxy: object, *, field: str) -> str:
+    """A proxy URL (http, https, socks5); the message never shows it (it may hold a password)."""
+    if not isinstance(proxy, str) or not proxy.startswith(PROXY_SCHEMES):
+        raise InvalidInputError(field, "is not a proxy URL", allowed="http(s)://, socks5://")
+    return proxy
+
+
 def new_http_client(
     settings: Settings, *, max_connections: int = 100, proxy: str | None = None
 ) -> httpx.AsyncClient:
     """An HTTP client that stores no cookies, so no account's cookies ride on another's request.
 
-    `proxy` routes every request through that proxy URL (one client per proxy in a pool).
+    Every request goes through `proxy`, else `Settings.proxy`, else (when `Settings.trust_env`)
+    the environment's `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` minus `NO_PROXY`; with
+    `trust_env` the CA bundle in `SSL_CERT_FILE` / `SSL_CERT_DIR` is honoured too. A pool makes
+    one client per distinct proxy.
     """
     no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.request_timeout),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
-        cookies=no_cookies,
-        follow_redirects=False,
-        trust_env=False,
-        proxy=proxy,
-    )
+    try:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.request_timeout),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+            cookies=no_cookies,
+            follow_redirects=False,
+            trust_env=settings.trust_env,
+            proxy=proxy or settings.proxy,
+        )
+    except ImportError:  # socks5 needs httpx's `socks` extra
+        raise InvalidInputError(
+            "proxy", "a socks5 proxy needs `pip install httpx[socks]`", allowed="http(s)://"
+        ) from None
+    except OSError as exc:  # ssl.SSLError too: with trust_env, SSL_CERT_FILE / _DIR unusable
+        reason = exc.strerror or str(exc)
+        raise ConfigurationError(
+            f"SSL_CERT_FILE / SSL_CERT_DIR: the CA bundle cannot be loaded ({reason}); fix or "
+            "unset the variable, or set trust_env=False (JIMENG_TRUST_ENV=false)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -289,8 +316,29 @@ class Transport:
         self.policy = RetryPolicy.from_settings(settings)
         self._session_id = session_id
         self._query_slots = query_slots
-        self.closed = False  # set by the session's aclose(): every later call is refused
+        # Set by the session's aclose(); shared with every derived transport.
+        self._closed = [False]
         self._urls: dict[str, str] = {}
+
+    @property
+    def closed(self) -> bool:
+        """Whether the session closed: every later call is refused."""
+        return self._closed[0]
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        self._closed[0] = value
+
+    def derive(self, settings: Settings) -> Transport:
+        """The same account's transport under other time-out and retry settings.
+
+        It shares the client, the query slots (so the account's query limit holds across
+        both), the endpoint URLs, the metrics and the closed state.
+        """
+        twin = copy.copy(self)
+        twin.settings = settings
+        twin.policy = RetryPolicy.from_settings(settings)
+        return twin
 
     async def call(
         self,

@@ -19,7 +19,7 @@ from jimeng_async.auth import (
     parse_cookie,
     split_token,
 )
-from jimeng_async.config import DEFAULT_REGIONS
+from jimeng_async.config import DEFAULT_REGIONS, RegionName
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_sign_is_md5_of_the_formula_with_the_app_version_sent(
     ("region", "lan", "loc"),
     [("cn", "zh-Hans", "cn"), ("us", "en", "us"), ("hk", "en", "hk"), ("jp", "ja", "jp")],
 )
-def test_2026_headers(region: str, lan: str, loc: str) -> None:
+def test_2026_headers(region: RegionName, lan: str, loc: str) -> None:
     headers = build_headers(
         session_id="t", profile=DEFAULT_REGIONS[region], path="/x", settings=Settings(), now=1
     )

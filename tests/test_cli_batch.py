@@ -55,7 +55,7 @@ def test_plain_lines_and_jsonl_options(
         (4, "image", "succeeded"),
         (5, "video", "succeeded"),
     ]
-    assert sum(len(r["files"]) for r in rows) == 9  # type: ignore[arg-type]
+    assert sum(len(r["files"]) for r in rows) == 9  # type: ignore[arg-type,misc]
     assert jimeng_emulator.stats.requests["generate"] == 3
 
 

@@ -26,7 +26,7 @@ def test_region_table_matches_protocol() -> None:
     assert us.imagex_url == "https://imagex16-normal-us-ttp.capcutapi.us"
     assert us.commerce_url == "https://commerce.us.capcut.com"
     for name in ("hk", "jp", "sg"):
-        profile = DEFAULT_REGIONS[name]  # type: ignore[index]
+        profile = DEFAULT_REGIONS[name]
         assert profile.base_url == hk.base_url == "https://mweb-api-sg.capcut.com"
         assert profile.aws_region == "ap-southeast-1"
         assert profile.region_param == name.upper()

@@ -6,6 +6,8 @@ import contextlib
 import json
 import math
 import sys
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -121,7 +123,7 @@ def _response(body: bytes, status: int = 200) -> httpx.Response:
 
 def _every_decoder(payload: Any, raw: bytes) -> None:
     """Feed one answer to every decoder; each may return or raise a JimengError only."""
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: decode_envelope(_response(raw), {}),
         lambda: _imagex_result(_response(raw), "CommitImageUpload"),
     ]
@@ -140,8 +142,8 @@ def _every_decoder(payload: Any, raw: bytes) -> None:
         ]
         for raw_record in history_records(payload).values():
             calls += [
-                lambda r=raw_record: parse_record("1", r, "image"),
-                lambda r=raw_record: parse_record("1", r, "video"),
+                partial(parse_record, "1", raw_record, "image"),
+                partial(parse_record, "1", raw_record, "video"),
             ]
     calls += [
         lambda: parse_record("1", payload, "image"),
@@ -166,10 +168,11 @@ def test_arbitrary_json_gives_data_or_a_jimeng_error(payload: Any) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_give_a_jimeng_error_or_data(raw: bytes) -> None:
-    for decode in (
+    decoders: list[Callable[[], object]] = [
         lambda: decode_envelope(_response(raw), {}),
         lambda: _imagex_result(_response(raw), "ApplyImageUpload"),
-    ):
+    ]
+    for decode in decoders:
         with contextlib.suppress(JimengError):
             decode()
 
@@ -219,7 +222,8 @@ def test_envelope_ret_must_be_a_short_scalar() -> None:
 
 
 def test_readers_are_exact() -> None:
-    assert [opt_str(v) for v in ("a", "", 5, None, True, 1.5, [], {})] == [
+    values: tuple[object, ...] = ("a", "", 5, None, True, 1.5, [], {})
+    assert [opt_str(v) for v in values] == [
         "a",
         None,
         "5",
@@ -233,7 +237,20 @@ def test_readers_are_exact() -> None:
     assert opt_int(5.0) == 5
     assert opt_int("42") == 42
     assert opt_int("-7") == -7
-    for bad in (5.5, "5.5", "٣", "²", " 5", "1_000", True, None, [], math.inf, "9" * 30):
+    bad_values: tuple[object, ...] = (
+        5.5,
+        "5.5",
+        "٣",
+        "²",
+        " 5",
+        "1_000",
+        True,
+        None,
+        [],
+        math.inf,
+        "9" * 30,
+    )
+    for bad in bad_values:
         assert opt_int(bad) is None, bad
     assert opt_int(MAX_FIELD_INT) == MAX_FIELD_INT
     assert opt_int(MAX_FIELD_INT + 1) is None

@@ -69,7 +69,7 @@ async def test_images_are_pngs_at_the_claimed_size_that_differ_per_prompt(
         assert int(response.headers["content-length"]) == len(response.content)
     cat = open_png(cat_files[0].content)
     assert (cat.format, cat.size) == ("PNG", (2560, 1440))
-    claimed = cats["item_list"][0]["image"]["large_images"][0]
+    claimed: Any = cats["item_list"][0]["image"]["large_images"][0]  # type: ignore[index]
     assert cat.size == (claimed["width"], claimed["height"])
     assert open_png(dog_file.content).size == (2048, 2048)
     assert len({r.content for r in cat_files}) == 4  # one picture per item (its label differs)

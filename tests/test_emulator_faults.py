@@ -173,7 +173,7 @@ def test_fault_config_validates_rates() -> None:
     with pytest.raises(pydantic.ValidationError):
         FaultConfig(drop_rate=-0.1)
     with pytest.raises(pydantic.ValidationError):
-        FaultConfig(endpoints="generate")
+        FaultConfig(endpoints="generate")  # type: ignore[arg-type]
     config = FaultConfig(endpoints=["generate", "upload"], seed=1)
     assert config.endpoints == frozenset({"generate", "upload"})
     assert config.applies_to("upload")

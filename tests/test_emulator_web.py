@@ -10,7 +10,7 @@ import copy
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -46,7 +46,7 @@ def signed_parts(token: str, endpoint: str) -> tuple[str, dict[str, str], dict[s
     return path, params, headers
 
 
-def _patch(base: dict[str, str], changes: dict[str, str | None] | None) -> dict[str, str]:
+def _patch(base: dict[str, str], changes: Mapping[str, str | None] | None) -> dict[str, str]:
     out = dict(base)
     for key, value in (changes or {}).items():
         if value is None:
@@ -62,8 +62,8 @@ async def web(
     endpoint: str,
     body: Any = None,
     *,
-    params: dict[str, str | None] | None = None,
-    headers: dict[str, str | None] | None = None,
+    params: Mapping[str, str | None] | None = None,
+    headers: Mapping[str, str | None] | None = None,
     content: bytes | None = None,
 ) -> dict[str, Any]:
     """POST a signed call and return the decoded envelope; `None` values remove a param/header."""

@@ -280,12 +280,12 @@ async def test_bad_input_is_refused_before_any_request(
     async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
         for call, field in [
             (s.submit_image("  "), "prompt"),
-            (s.submit_image("x", ratio="5:4"), "ratio"),
-            (s.submit_image("x", resolution="8k"), "resolution"),
+            (s.submit_image("x", ratio="5:4"), "ratio"),  # type: ignore[arg-type]
+            (s.submit_image("x", resolution="8k"), "resolution"),  # type: ignore[arg-type]
             (s.submit_image("x", sample_strength=1.5), "sample_strength"),
             (s.submit_video("x", duration=7), "duration"),
-            (s.submit_video("x", resolution="4k"), "resolution"),
-            (s.submit_video("x", ratio="3:2"), "ratio"),
+            (s.submit_video("x", resolution="4k"), "resolution"),  # type: ignore[arg-type]
+            (s.submit_video("x", ratio="3:2"), "ratio"),  # type: ignore[arg-type]
             (s.submit_image("x", model="jimeng-video-3.0"), "model"),
         ]:
             with pytest.raises(jm.InvalidInputError) as info:
@@ -293,7 +293,7 @@ async def test_bad_input_is_refused_before_any_request(
             assert info.value.field == field
             assert isinstance(info.value, ValueError)
         with pytest.raises(jm.InvalidInputError, match="kind"):
-            s.resume("1", kind="audio")  # type: ignore[arg-type]
+            s.resume("1", kind="audio")  # type: ignore[call-overload]
     assert sum(jimeng_emulator.stats.requests.values()) == 0
 
 
@@ -346,6 +346,7 @@ async def test_a_lost_submit_is_submitted_again_with_its_key_and_paid_once(
         with pytest.raises(jm.NetworkError) as info:
             await s.submit_image("answer lost")
         key = info.value.submit_id
+        assert key is not None  # the lost submit names its idempotency key
         jimeng_emulator.faults = None
         task = await s.submit_image("answer lost", submit_id=key)
         assert task.submit_id == key

@@ -8,7 +8,7 @@ added, is what a reader has at hand:
   day.png, a.png, b.png; https://example.com/<name> serves a small WebP;
 - `jm.JimengSession(token)` without settings points at the emulator, and a token the README
   makes up (such as "us-xxxxxxxx") becomes an account there, so literal examples run as
-  written;
+  written; so does the session inside `jm.SyncSession(token)`;
 - `jm.JimengPool(tokens)` without settings likewise, and `prompts` is a short list of prompts;
 - `my_browser`, the reader's own way to compute browser signatures: its `sign()` returns two
   made-up values;
@@ -36,6 +36,7 @@ import respx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 import jimeng_async as jm
+import jimeng_async.sync
 from jimeng_async.auth import split_token
 from jimeng_async.testing import Emulator
 from jimeng_async.testing.media import png
@@ -126,6 +127,7 @@ def test_every_readme_python_block_runs(
         (tmp_path / name).write_bytes(png(64, 48, name))
     (tmp_path / "cat.jpg").write_bytes(_jpeg(80, 60))
     monkeypatch.setattr(jm, "JimengSession", _session_class(jimeng_emulator))
+    monkeypatch.setattr(jimeng_async.sync, "JimengSession", jm.JimengSession)
     monkeypatch.setattr(jm, "JimengPool", _pool_class(jimeng_emulator))
     token = jimeng_emulator.add_account("cn", credits=500)
     session = jm.JimengSession(token)

@@ -3,6 +3,7 @@ any task in any order; waiters drive the polling in turns; polling errors reach 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.anyio
 SAFETY = 30  # seconds: only a guard against a hang, never what a test measures
 
 
-async def _wait_all(tasks: list[jm.GenerationTask]) -> list[jm.ImageResult | jm.VideoResult]:
+async def _wait_all(tasks: Sequence[jm.GenerationTask]) -> list[jm.ImageResult | jm.VideoResult]:
     results: list[jm.ImageResult | jm.VideoResult] = []
 
     async def one(task: jm.GenerationTask) -> None:

@@ -247,7 +247,7 @@ async def batch(args: argparse.Namespace, state: RunState) -> int:
             with JobBoard(total=len(lines)) as board:
                 run = _Run(lines, journal, board, Path(args.out), state)
                 # map_jobs is an async generator: closed here, not left to the collector.
-                jobs: AsyncGenerator[Outcome, None] = pool.map_jobs(  # type: ignore[assignment]
+                jobs: AsyncGenerator[Outcome, None] = pool.map_jobs(
                     run.inputs(), concurrency=args.concurrency, journal=journal, on_task=run.on_task
                 )
                 async with aclosing(jobs) as outcomes:

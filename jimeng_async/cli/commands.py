@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import registry
+from ..results import Result
 from ..tasks import GenerationTask
 from .common import (
     RunState,
@@ -107,12 +108,12 @@ async def resume(args: argparse.Namespace, state: RunState) -> int:
     return 0
 
 
-def _announce(task: GenerationTask, state: RunState) -> None:
+def _announce(task: GenerationTask[Result], state: RunState) -> None:
     """From here on the job runs (and is charged) whatever happens to this process."""
     state.submitted.append((task.history_id, task.kind))
 
 
-def _report(args: argparse.Namespace, task: GenerationTask, paths: Sequence[Path]) -> None:
+def _report(args: argparse.Namespace, task: GenerationTask[Result], paths: Sequence[Path]) -> None:
     if args.json:
         print_json(
             {

@@ -16,6 +16,7 @@ from ..errors import InvalidInputError, JimengError
 from ..inputs import ImageRequest, VideoRequest
 from ..models import Kind, history_records
 from ..pool import TOKENS_ENV
+from ..results import Result
 from ..session import JimengSession
 from ..tasks import GenerationTask
 from ..transport import HISTORY
@@ -134,7 +135,7 @@ async def infer_kind(session: JimengSession, history_id: str) -> Kind:
 
 
 async def wait_and_save(
-    task: GenerationTask, board: JobBoard, key: str, out: str | Path
+    task: GenerationTask[Result], board: JobBoard, key: str, out: str | Path
 ) -> list[Path]:
     """Show the job's progress until it ends, then save its files; the board says the outcome."""
     board.rename(key, f"{task.kind} {task.history_id}")

@@ -13,7 +13,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -68,7 +68,8 @@ class FaultConfig(BaseModel):
     slow_rate: float = Field(0.0, ge=0.0, le=1.0)
     slow_seconds: float = Field(1.0, ge=0.0)
     malformed_rate: float = Field(0.0, ge=0.0, le=1.0)
-    endpoints: frozenset[str] | None = None
+    # Any collection of names is taken (and kept as a frozenset): tests write sets and lists.
+    endpoints: frozenset[str] | set[str] | list[str] | tuple[str, ...] | None = None
     seed: int | None = None
     ret_codes: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     ret_code_rate: float = Field(1.0, ge=0.0, le=1.0)
@@ -97,6 +98,11 @@ class FaultConfig(BaseModel):
         if isinstance(value, str):
             raise ValueError("endpoints must be a collection of endpoint names, not one string")
         return value
+
+    @field_validator("endpoints")
+    @classmethod
+    def _frozen(cls, value: Iterable[str] | None) -> frozenset[str] | None:
+        return None if value is None else frozenset(value)
 
     def applies_to(self, endpoint: str | None) -> bool:
         return self.endpoints is None or (endpoint is not None and endpoint in self.endpoints)

@@ -234,6 +234,7 @@ class Emulator:
             default = defaults[name].default
             values[name] = max(_POLL_FLOOR, float(default) * self.time_scale)
         values["request_timeout"] = _REQUEST_TIMEOUT
+        values["trust_env"] = False  # loopback: a proxy from the environment must not apply
         generation_limit = float(defaults["generation_timeout"].default) * self.time_scale
         values["generation_timeout"] = max(_GENERATION_TIMEOUT_FLOOR, generation_limit)
         values.update(overrides)
@@ -246,6 +247,7 @@ class Emulator:
             prefix = f"JIMENG_{region.upper()}_"
             for key in ("BASE_URL", "COMMERCE_URL", "IMAGEX_URL"):
                 env[prefix + key] = self.url
+        env["JIMENG_TRUST_ENV"] = "false"  # loopback: a proxy from the environment must not apply
         if self.time_scale != 1.0:
             scaled = self.settings()
             for name in _POLL_FIELDS:
