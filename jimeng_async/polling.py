@@ -6,9 +6,12 @@ other waiter sleeps on its job's one Event. When the driver's own job changes, o
 cancelled or fails, the role goes to the waiter that has waited longest (a FIFO, one woken at a
 time). A job nobody awaits is not polled.
 
-Each job's next poll comes from the service's forecast when it gives one, else from a back-off
-while its status stays the same; due times sit on a grid of `poll_min_interval` so that one
-round catches many jobs, and the last batch of a round is filled with the soonest-due others.
+A job is first asked for on the next round after `poll_first_delay_*` (zero for images): while
+it is queued the answer forecasts when it will be done, and the job is asked for again only
+then. Without a forecast (or once it has passed) a back-off grows while the status stays the
+same. Due times sit on a grid of `poll_min_interval` (a forecast's on a finer one, so that
+the result is seen sooner than one poll a `poll_min_interval` would see it) so that one round
+catches many jobs, and the last batch of a round is filled with the soonest-due others.
 A round is its own retry loop: a transient failure (network, 5xx, 429, busy) puts the batch's
 jobs back with a back-off; an expired or banned token fails every waiter at once; a refused
 request (ret 2002, HTTP 400) fails that batch's jobs; anything unexpected fails that batch's
@@ -44,6 +47,15 @@ Fetch = Callable[[list[str]], Awaitable[Mapping[str, Any]]]
 _VIDEO_TYPES = frozenset({"gen_video", "video"})
 _IMAGE_TYPES = frozenset({"generate", "normal", "blend"})
 _FORECAST_CAP = 6  # trust a forecast for at most this many poll_max_interval
+#: A forecast's due time sits on a grid this fraction of poll_min_interval: its result is seen
+#: within 3/4 of the interval (one poll per interval sees it within the whole interval), at
+#: the cost of a few more rounds than the plain grid.
+_FORECAST_GRID = 0.75
+#: A first poll sits on a grid this fraction of poll_min_interval, to find the job still
+#: queued: only a queued job's answer carries the forecast.
+_FIRST_GRID = 0.25
+#: Ask a little after the forecast end, so that the answer is the finished record.
+_FORECAST_MARGIN = 0.05
 
 
 def record_kind(raw: Mapping[str, Any]) -> Kind | None:
@@ -70,7 +82,9 @@ class Watch:
     """The latest known state of one pending job, shared by every waiter on it.
 
     `stamp` moves on every change a waiter must look at (a new record, an error, a cancel, a
-    deadline); `changed` is the one Event its waiters sleep on.
+    deadline); `changed` is the one Event its waiters sleep on, made only while one sleeps.
+    While the job is pending, `record` holds no assets (only `items`, their count): a pending
+    job's state stays small whatever its answer carries.
     """
 
     __slots__ = (
@@ -78,8 +92,10 @@ class Watch:
         "changed",
         "deadline",
         "error",
+        "expected",
         "failures",
         "history_id",
+        "items",
         "kind",
         "next_due",
         "queued",
@@ -94,11 +110,13 @@ class Watch:
         self.history_id = history_id
         self.kind = kind
         self.record: HistoryRecord | None = None
+        self.items = 0
         self.error: JimengError | None = None
         self.stamp = 0
-        self.changed = anyio.Event()
+        self.changed: anyio.Event | None = None
         self.next_due = due
         self.deadline = math.inf
+        self.expected = 0.0  # when the last forecast said the job would be done
         self.absent_since: float | None = now
         self.unchanged = 0
         self.failures = 0
@@ -112,9 +130,14 @@ class Watch:
 
     def publish(self, record: HistoryRecord | None, error: JimengError | None = None) -> bool:
         """Store a new state and wake the waiters if it differs; returns whether it changed."""
-        if error is None and record == self.record:
+        items = len(record.items) if record is not None else self.items
+        if record is not None and record.items and not record.status.terminal:
+            record = HistoryRecord.model_construct(
+                **{**record.__dict__, "items": ()}, _fields_set=record.model_fields_set
+            )
+        if error is None and record == self.record and items == self.items:
             return False
-        self.record, self.error = record, error
+        self.record, self.error, self.items = record, error, items
         self.poke()
         return True
 
@@ -125,8 +148,15 @@ class Watch:
 
     def wake(self) -> None:
         """Wake the waiters without a change (the driver role is offered to them)."""
-        previous, self.changed = self.changed, anyio.Event()
-        previous.set()
+        previous, self.changed = self.changed, None
+        if previous is not None:
+            previous.set()
+
+    async def sleep(self) -> None:
+        """Sleep until the next `wake()`."""
+        if self.changed is None:
+            self.changed = anyio.Event()
+        await self.changed.wait()
 
 
 class Poller:
@@ -165,7 +195,7 @@ class Poller:
             s = self._settings
             first = s.poll_first_delay_video if kind == "video" else s.poll_first_delay_image
             now = anyio.current_time()
-            watch = Watch(history_id, kind, self._align(now + first), now)
+            watch = Watch(history_id, kind, self._align(now + first, _FIRST_GRID), now)
             self._watches[history_id] = watch
             self._nudge(watch.next_due)
         watch.users += 1
@@ -215,7 +245,7 @@ class Poller:
                 if not watch.queued:
                     watch.queued = True
                     self._fifo.append(watch)
-                await watch.changed.wait()
+                await watch.sleep()
         finally:
             watch.waiting -= 1
             self._hand_off()
@@ -288,9 +318,10 @@ class Poller:
         finally:
             self._sleep_until = math.inf
 
-    def _align(self, when: float) -> float:
-        """Round a due time up to the grid of poll_min_interval, so that jobs share rounds."""
-        step = self._settings.poll_min_interval
+    def _align(self, when: float, fraction: float = 1.0) -> float:
+        """Round a due time up to a grid of poll_min_interval (times `fraction`), so that jobs
+        share rounds."""
+        step = self._settings.poll_min_interval * fraction
         return math.ceil(when / step) * step
 
     def _batches(self, now: float) -> list[list[Watch]]:
@@ -372,7 +403,7 @@ class Poller:
             if self._is_pending(watch):
                 del self._watches[watch.history_id]
             return
-        watch.next_due = self._align(now + self._interval(watch))
+        watch.next_due = self._next_due(watch, now)
 
     def _absent(self, watch: Watch, now: float) -> None:
         """The answer lacks the job: normal right after a submit, an unknown id after a grace."""
@@ -392,14 +423,18 @@ class Poller:
         wait = min(self._backoff(watch), watch.absent_since + grace - now)
         watch.next_due = self._align(now + max(wait, 0.0))
 
-    def _interval(self, watch: Watch) -> float:
-        """Seconds until this job is asked for again."""
+    def _next_due(self, watch: Watch, now: float) -> float:
+        """When this job is asked for again: at its forecast end if one lies ahead, else later."""
         queue = watch.record.queue if watch.record else None
         if queue and (queue.forecast_queue_seconds or queue.forecast_generate_seconds):
             forecast = (queue.forecast_queue_seconds or 0) + (queue.forecast_generate_seconds or 0)
-            high = self._settings.poll_max_interval * _FORECAST_CAP
-            return min(high, max(self._settings.poll_min_interval, forecast))
-        return self._backoff(watch)
+            forecast = min(self._settings.poll_max_interval * _FORECAST_CAP, forecast)
+            watch.expected = now + forecast
+        low = self._settings.poll_min_interval
+        if watch.expected > now:
+            when = max(watch.expected + low * _FORECAST_MARGIN, now + low * _FORECAST_GRID)
+            return self._align(when, _FORECAST_GRID)
+        return self._align(now + self._backoff(watch))
 
     def _backoff(self, watch: Watch) -> float:
         low, high = self._settings.poll_min_interval, self._settings.poll_max_interval

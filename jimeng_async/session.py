@@ -53,6 +53,7 @@ from .models import (
 from .polling import Poller
 from .results import Downloader, ImageResult, StreamBounds, VideoResult
 from .signer import SIGNER_HELP, RequestSigner
+from .slots import QuerySlots
 from .sources import PreparedUpload, prepare
 from .tasks import GenerationTask
 from .transport import (
@@ -123,7 +124,7 @@ class JimengSession:
             profile=self.profile,
             session_id=session_id,
             metrics=self.metrics,
-            query_slots=anyio.Semaphore(self.settings.max_queries),
+            query_slots=QuerySlots(self.settings.max_queries),
             signer=request_signer,
         )
         self._uploader = ImageXUploader(transport=self.transport, client=self._client)
@@ -572,7 +573,7 @@ class JimengSession:
     async def _fetch_history(self, ids: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {"history_ids": ids, "image_info": drafts.history_image_info()}
         # The poller's rounds are the retry loop: no nested retries inside a round.
-        return await self.transport.call(HISTORY, body, retries=0)
+        return await self.transport.call(HISTORY, body, retries=0, urgent=True)
 
 
 def _check_submit_id(submit_id: str | None) -> str:

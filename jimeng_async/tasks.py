@@ -25,7 +25,7 @@ from .errors import (
     TaskCancelledError,
     generation_failure,
 )
-from .models import Asset, HistoryRecord, Kind, QueueInfo, TaskStatus
+from .models import HistoryRecord, Kind, QueueInfo, TaskStatus
 from .results import ImageResult, Result, VideoResult
 
 if TYPE_CHECKING:
@@ -48,6 +48,22 @@ class GenerationTask:
     `cancel()` stops waiting only: the service has no cancel, so the job (and its charge) goes
     on, and `resume()` can pick it up again.
     """
+
+    # Slotted: thousands of tasks may wait at once, and a __dict__ would be a third of each.
+    __slots__ = (
+        "_deadline",
+        "_downloader",
+        "_error",
+        "_limit",
+        "_on_outcome",
+        "_poller",
+        "_result",
+        "_status",
+        "created_at",
+        "history_id",
+        "kind",
+        "submit_id",
+    )
 
     def __init__(
         self,
@@ -123,8 +139,11 @@ class GenerationTask:
         """
         timeout = check_timeout(timeout)
         if not self.done():
-            with anyio.fail_after(timeout):
+            if timeout is None:  # no cancel scope per waiting task: the poller keeps deadlines
                 await self._wait_for_outcome()
+            else:
+                with anyio.fail_after(timeout):
+                    await self._wait_for_outcome()
         if self._error is not None:
             raise self._error
         if self._result is None:  # cannot happen: every terminal status sets one or the other
@@ -161,20 +180,31 @@ class GenerationTask:
                 seen = watch.stamp
                 if self._absorb(watch):
                     return
-                await self._next_change(watch, seen)
+                # `_next_change`, inlined: one coroutine frame less per waiting task.
+                self._check_open()
+                if anyio.current_time() < self._deadline:
+                    await self._poller.wait(watch, seen, self._deadline)
+                self._check_deadline()
         finally:
             self._poller.release(watch)
 
     async def _next_change(self, watch: Watch, seen: int) -> None:
         """Wait for the job's state to move past `seen`; end the task if its limit passed."""
+        self._check_open()
+        if anyio.current_time() < self._deadline:
+            await self._poller.wait(watch, seen, self._deadline)
+        self._check_deadline()
+
+    def _check_open(self) -> None:
         if self._poller.closed:
             raise SessionClosedError(
                 f"the session of job {self.history_id} is closed; "
                 "resume it by history_id in an open session",
                 history_id=self.history_id,
             )
-        if anyio.current_time() < self._deadline:
-            await self._poller.wait(watch, seen, self._deadline)
+
+    def _check_deadline(self) -> None:
+        """End the task with GenerationTimeoutError if its generation limit has passed."""
         if not self.done() and anyio.current_time() >= self._deadline:
             self._finish(
                 TaskStatus.TIMED_OUT,
@@ -242,5 +272,4 @@ class GenerationTask:
     def _progress_of(self, watch: Watch) -> Progress:
         self._absorb(watch)
         record = watch.record
-        items: tuple[Asset, ...] = record.items if record else ()
-        return Progress(self._status, len(items), record.queue if record else None)
+        return Progress(self._status, watch.items, record.queue if record else None)
