@@ -38,7 +38,14 @@ from .errors import (
     PollingError,
     RateLimitError,
 )
-from .models import HistoryRecord, Kind, TaskStatus, history_records, parse_record
+from .models import (
+    HistoryRecord,
+    Kind,
+    QueueInfo,
+    TaskStatus,
+    history_records,
+    parse_record,
+)
 
 logger = logging.getLogger("jimeng_async")
 
@@ -82,9 +89,10 @@ class Watch:
     """The latest known state of one pending job, shared by every waiter on it.
 
     `stamp` moves on every change a waiter must look at (a new record, an error, a cancel, a
-    deadline); `changed` is the one Event its waiters sleep on, made only while one sleeps.
-    While the job is pending, `record` holds no assets (only `items`, their count): a pending
-    job's state stays small whatever its answer carries.
+    deadline); `changed` is the Event its waiters sleep on: one shared by every job due in the
+    same round (a round wakes them all anyway), so that a pending job owns no Event.
+    A pending job keeps only its `status`, `queue` and item count (`items`): the parsed
+    `record` is kept once it is terminal, so that a pending job stays small (issue #15).
     """
 
     __slots__ = (
@@ -98,9 +106,11 @@ class Watch:
         "items",
         "kind",
         "next_due",
+        "queue",
         "queued",
         "record",
         "stamp",
+        "status",
         "unchanged",
         "users",
         "waiting",
@@ -109,8 +119,10 @@ class Watch:
     def __init__(self, history_id: str, kind: Kind | None, due: float, now: float) -> None:
         self.history_id = history_id
         self.kind = kind
-        self.record: HistoryRecord | None = None
+        self.status: TaskStatus | None = None  # None until a record has been seen
+        self.queue: QueueInfo | None = None
         self.items = 0
+        self.record: HistoryRecord | None = None  # the terminal record
         self.error: JimengError | None = None
         self.stamp = 0
         self.changed: anyio.Event | None = None
@@ -126,20 +138,23 @@ class Watch:
 
     @property
     def finished(self) -> bool:
-        return self.error is not None or (self.record is not None and self.record.status.terminal)
+        return self.error is not None or self.record is not None
 
-    def publish(self, record: HistoryRecord | None, error: JimengError | None = None) -> bool:
-        """Store a new state and wake the waiters if it differs; returns whether it changed."""
-        items = len(record.items) if record is not None else self.items
-        if record is not None and record.items and not record.status.terminal:
-            record = HistoryRecord.model_construct(
-                **{**record.__dict__, "items": ()}, _fields_set=record.model_fields_set
-            )
-        if error is None and record == self.record and items == self.items:
+    def publish(self, record: HistoryRecord) -> bool:
+        """Store a new record and wake the waiters if it differs; returns whether it changed."""
+        items = len(record.items)
+        if record.status.terminal:
+            self.record = record
+        elif (record.status, record.queue, items) == (self.status, self.queue, self.items):
             return False
-        self.record, self.error, self.items = record, error, items
+        self.status, self.queue, self.items = record.status, record.queue, items
         self.poke()
         return True
+
+    def fail(self, error: JimengError) -> None:
+        """End the job's watch with `error` and wake its waiters."""
+        self.error = error
+        self.poke()
 
     def poke(self) -> None:
         """Make every waiter look at the job again (its task may be cancelled or late)."""
@@ -151,12 +166,6 @@ class Watch:
         previous, self.changed = self.changed, None
         if previous is not None:
             previous.set()
-
-    async def sleep(self) -> None:
-        """Sleep until the next `wake()`."""
-        if self.changed is None:
-            self.changed = anyio.Event()
-        await self.changed.wait()
 
 
 class Poller:
@@ -171,6 +180,7 @@ class Poller:
         self._offered: Watch | None = None
         self._wakeup = anyio.Event()
         self._sleep_until = math.inf
+        self._sleepers: dict[float, anyio.Event] = {}  # by due time, shared by its jobs
         self._scope: anyio.CancelScope | None = None
         self.closed = False
         self.rounds = 0
@@ -245,7 +255,10 @@ class Poller:
                 if not watch.queued:
                     watch.queued = True
                     self._fifo.append(watch)
-                await watch.sleep()
+                event = watch.changed
+                if event is None or event.is_set():
+                    event = watch.changed = self._sleepers_of(watch.next_due)
+                await event.wait()
         finally:
             watch.waiting -= 1
             self._hand_off()
@@ -266,6 +279,13 @@ class Poller:
                 self.hand_offs += 1
                 candidate.wake()
                 return
+
+    def _sleepers_of(self, due: float) -> anyio.Event:
+        """The Event that the waiters of the jobs due at `due` sleep on."""
+        event = self._sleepers.get(due)
+        if event is None or event.is_set():
+            event = self._sleepers[due] = anyio.Event()
+        return event
 
     def _is_pending(self, watch: Watch) -> bool:
         return self._watches.get(watch.history_id) is watch
@@ -334,6 +354,8 @@ class Poller:
 
     async def _round(self, now: float) -> None:
         self.rounds += 1
+        for due in [due for due, event in self._sleepers.items() if due <= now or event.is_set()]:
+            del self._sleepers[due]  # its sleepers keep their Event; new ones get a new one
         async with anyio.create_task_group() as group:
             for batch in self._batches(now):
                 group.start_soon(self._poll_batch, batch, group.cancel_scope)
@@ -369,7 +391,7 @@ class Poller:
 
     def _fail(self, watches: list[Watch], error: JimengError) -> None:
         for watch in watches:
-            watch.publish(watch.record, error)
+            watch.fail(error)
             if self._is_pending(watch):
                 del self._watches[watch.history_id]
 
@@ -391,7 +413,7 @@ class Poller:
         watch.absent_since = None
         # The record's own kind wins over the caller's hint (a resume may guess wrong).
         watch.kind = (record_kind(raw) if isinstance(raw, Mapping) else None) or watch.kind
-        before = watch.record.status if watch.record is not None else TaskStatus.PENDING
+        before = watch.status or TaskStatus.PENDING
         try:
             record = parse_record(watch.history_id, raw, watch.kind or "image")
         except JimengError as exc:
@@ -425,7 +447,7 @@ class Poller:
 
     def _next_due(self, watch: Watch, now: float) -> float:
         """When this job is asked for again: at its forecast end if one lies ahead, else later."""
-        queue = watch.record.queue if watch.record else None
+        queue = watch.queue
         if queue and (queue.forecast_queue_seconds or queue.forecast_generate_seconds):
             forecast = (queue.forecast_queue_seconds or 0) + (queue.forecast_generate_seconds or 0)
             forecast = min(self._settings.poll_max_interval * _FORECAST_CAP, forecast)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Generator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ from .errors import (
 )
 from .models import HistoryRecord, Kind, QueueInfo, TaskStatus
 from .results import ImageResult, Result, VideoResult
+
+_NO_SCOPE = nullcontext()
 
 if TYPE_CHECKING:
     from .polling import Poller, Watch
@@ -139,11 +142,19 @@ class GenerationTask:
         """
         timeout = check_timeout(timeout)
         if not self.done():
-            if timeout is None:  # no cancel scope per waiting task: the poller keeps deadlines
-                await self._wait_for_outcome()
-            else:
-                with anyio.fail_after(timeout):
-                    await self._wait_for_outcome()
+            # No cancel scope without a timeout (the poller keeps the generation deadline),
+            # and the loop inline: each waiting task costs one coroutine frame less.
+            with anyio.fail_after(timeout) if timeout is not None else _NO_SCOPE:
+                watch = self._poller.watch(self.history_id, self.kind)
+                try:
+                    while not self._absorb(watch):
+                        seen = watch.stamp
+                        self._check_open()
+                        if anyio.current_time() < self._deadline:
+                            await self._poller.wait(watch, seen, self._deadline)
+                        self._check_deadline()
+                finally:
+                    self._poller.release(watch)
         if self._error is not None:
             raise self._error
         if self._result is None:  # cannot happen: every terminal status sets one or the other
@@ -170,21 +181,6 @@ class GenerationTask:
                 if self.done():
                     return
                 await self._next_change(watch, seen)
-        finally:
-            self._poller.release(watch)
-
-    async def _wait_for_outcome(self) -> None:
-        watch = self._poller.watch(self.history_id, self.kind)
-        try:
-            while True:
-                seen = watch.stamp
-                if self._absorb(watch):
-                    return
-                # `_next_change`, inlined: one coroutine frame less per waiting task.
-                self._check_open()
-                if anyio.current_time() < self._deadline:
-                    await self._poller.wait(watch, seen, self._deadline)
-                self._check_deadline()
         finally:
             self._poller.release(watch)
 
@@ -220,25 +216,25 @@ class GenerationTask:
         """Take the watch's latest state into the task; True if that ended the task."""
         if self.done():
             return True
-        if watch.record is not None and watch.kind is not None:
+        if watch.status is not None and watch.kind is not None:
             self.kind = watch.kind  # as the record shows it
         if watch.error is not None:
             self._finish(TaskStatus.FAILED, error=watch.error)
             return True
-        record = watch.record
+        record = watch.record  # only a terminal record is kept
         if record is None:
+            if watch.status is not None:
+                self._status = watch.status
             return False
         if record.status.succeeded:
             self._succeed(record)
-        elif record.status == TaskStatus.FAILED:
+        else:
             self._finish(
                 TaskStatus.FAILED,
                 error=generation_failure(
                     record.fail_code or "unknown", self.history_id, record.fail_msg
                 ),
             )
-        else:
-            self._status = record.status
         return self.done()
 
     def _succeed(self, record: HistoryRecord) -> None:
@@ -271,5 +267,4 @@ class GenerationTask:
 
     def _progress_of(self, watch: Watch) -> Progress:
         self._absorb(watch)
-        record = watch.record
-        return Progress(self._status, watch.items, record.queue if record else None)
+        return Progress(self._status, watch.items, watch.queue)
