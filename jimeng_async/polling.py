@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import anyio
@@ -243,25 +243,40 @@ class Poller:
         While nobody else drives, this waiter drives the rounds. The caller checks `deadline`
         after each return; the driver pokes the job when it passes, so no timer is needed here.
         """
+        self.enter(watch, deadline)
+        try:
+            while (step := self.step(watch, seen)) is not None:
+                await step
+        finally:
+            self.leave(watch)
+
+    # `wait` in three parts, for a caller that awaits the steps in its own frame (a task: one
+    # coroutine frame less for each of thousands of waiting tasks).
+
+    def enter(self, watch: Watch, deadline: float) -> None:
+        """A waiter starts waiting on `watch`, until `deadline`; pair it with `leave`."""
         if deadline < watch.deadline:
             watch.deadline = deadline
             self._nudge(deadline)
         watch.waiting += 1
-        try:
-            while watch.stamp == seen and not self.closed:
-                if self._driver is None:
-                    await self._drive(watch, seen)
-                    continue
-                if not watch.queued:
-                    watch.queued = True
-                    self._fifo.append(watch)
-                event = watch.changed
-                if event is None or event.is_set():
-                    event = watch.changed = self._sleepers_of(watch.next_due)
-                await event.wait()
-        finally:
-            watch.waiting -= 1
-            self._hand_off()
+
+    def step(self, watch: Watch, seen: int) -> Awaitable[None] | None:
+        """What the waiter awaits next (the rounds, or its Event); None once it may return."""
+        if watch.stamp != seen or self.closed:
+            return None
+        if self._driver is None:
+            return self._drive(watch, seen)
+        if not watch.queued:
+            watch.queued = True
+            self._fifo.append(watch)
+        event = watch.changed
+        if event is None or event.is_set():
+            event = watch.changed = self._sleepers_of(watch.next_due)
+        return event.wait()
+
+    def leave(self, watch: Watch) -> None:
+        watch.waiting -= 1
+        self._hand_off()
 
     def _hand_off(self) -> None:
         """If nobody drives and no live offer is pending, wake the longest-waiting waiter."""
@@ -356,9 +371,18 @@ class Poller:
         self.rounds += 1
         for due in [due for due, event in self._sleepers.items() if due <= now or event.is_set()]:
             del self._sleepers[due]  # its sleepers keep their Event; new ones get a new one
+        # As many workers as the query limit lets run, not a task per batch: a round of
+        # 10,000 jobs starts 5 tasks, not 1,000 (each holding its request while it queues).
+        batches = iter(self._batches(now))
         async with anyio.create_task_group() as group:
-            for batch in self._batches(now):
-                group.start_soon(self._poll_batch, batch, group.cancel_scope)
+            for _ in range(self._settings.max_queries):
+                group.start_soon(self._poll_batches, batches, group.cancel_scope)
+
+    async def _poll_batches(
+        self, batches: Iterator[list[Watch]], round_scope: anyio.CancelScope
+    ) -> None:
+        for batch in batches:  # shared by the round's workers: each batch is polled once
+            await self._poll_batch(batch, round_scope)
 
     async def _poll_batch(self, batch: list[Watch], round_scope: anyio.CancelScope) -> None:
         ids = [w.history_id for w in batch]

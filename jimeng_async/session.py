@@ -128,6 +128,7 @@ class JimengSession:
             signer=request_signer,
         )
         self._uploader = ImageXUploader(transport=self.transport, client=self._client)
+        self._on_outcome = self._count_outcome  # one bound method for every task
         self._downloader = Downloader(
             self._client,
             concurrency=self.settings.download_concurrency,
@@ -557,7 +558,7 @@ class JimengSession:
             poller=self._poller,
             downloader=self._downloader,
             limit=self.settings.generation_timeout,
-            on_outcome=self._count_outcome,
+            on_outcome=self._on_outcome,
             created_at=created_at,
         )
 

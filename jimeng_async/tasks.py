@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Generator
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +27,6 @@ from .errors import (
 )
 from .models import HistoryRecord, Kind, QueueInfo, TaskStatus
 from .results import ImageResult, Result, VideoResult
-
-_NO_SCOPE = nullcontext()
 
 if TYPE_CHECKING:
     from .polling import Poller, Watch
@@ -141,20 +138,28 @@ class GenerationTask:
         ends the task itself with GenerationTimeoutError.
         """
         timeout = check_timeout(timeout)
+        if timeout is not None and not self.done():
+            with anyio.fail_after(timeout):
+                return await self.wait()
         if not self.done():
             # No cancel scope without a timeout (the poller keeps the generation deadline),
-            # and the loop inline: each waiting task costs one coroutine frame less.
-            with anyio.fail_after(timeout) if timeout is not None else _NO_SCOPE:
-                watch = self._poller.watch(self.history_id, self.kind)
-                try:
-                    while not self._absorb(watch):
-                        seen = watch.stamp
-                        self._check_open()
-                        if anyio.current_time() < self._deadline:
-                            await self._poller.wait(watch, seen, self._deadline)
-                        self._check_deadline()
-                finally:
-                    self._poller.release(watch)
+            # and the poller's steps awaited here: one coroutine frame per waiting task.
+            poller = self._poller
+            watch = poller.watch(self.history_id, self.kind)
+            try:
+                while not self._absorb(watch):
+                    seen = watch.stamp
+                    self._check_open()
+                    if anyio.current_time() < self._deadline:
+                        poller.enter(watch, self._deadline)
+                        try:
+                            while (step := poller.step(watch, seen)) is not None:
+                                await step
+                        finally:
+                            poller.leave(watch)
+                    self._check_deadline()
+            finally:
+                poller.release(watch)
         if self._error is not None:
             raise self._error
         if self._result is None:  # cannot happen: every terminal status sets one or the other
