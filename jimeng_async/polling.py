@@ -89,8 +89,9 @@ class Watch:
     """The latest known state of one pending job, shared by every waiter on it.
 
     `stamp` moves on every change a waiter must look at (a new record, an error, a cancel, a
-    deadline); `changed` is the Event its waiters sleep on: one shared by every job due in the
-    same round (a round wakes them all anyway), so that a pending job owns no Event.
+    deadline); `changed` is the one Event its waiters sleep on, made only while one sleeps.
+    (An Event shared by the jobs due in one round would save its ~0.7 KB, but a round of
+    thousands of jobs in many batches would then wake all of them once per batch.)
     A pending job keeps only its `status`, `queue` and item count (`items`): the parsed
     `record` is kept once it is terminal, so that a pending job stays small (issue #15).
     """
@@ -180,7 +181,7 @@ class Poller:
         self._offered: Watch | None = None
         self._wakeup = anyio.Event()
         self._sleep_until = math.inf
-        self._sleepers: dict[float, anyio.Event] = {}  # by due time, shared by its jobs
+
         self._scope: anyio.CancelScope | None = None
         self.closed = False
         self.rounds = 0
@@ -269,10 +270,9 @@ class Poller:
         if not watch.queued:
             watch.queued = True
             self._fifo.append(watch)
-        event = watch.changed
-        if event is None or event.is_set():
-            event = watch.changed = self._sleepers_of(watch.next_due)
-        return event.wait()
+        if watch.changed is None:  # made only while someone sleeps on it
+            watch.changed = anyio.Event()
+        return watch.changed.wait()
 
     def leave(self, watch: Watch) -> None:
         watch.waiting -= 1
@@ -294,13 +294,6 @@ class Poller:
                 self.hand_offs += 1
                 candidate.wake()
                 return
-
-    def _sleepers_of(self, due: float) -> anyio.Event:
-        """The Event that the waiters of the jobs due at `due` sleep on."""
-        event = self._sleepers.get(due)
-        if event is None or event.is_set():
-            event = self._sleepers[due] = anyio.Event()
-        return event
 
     def _is_pending(self, watch: Watch) -> bool:
         return self._watches.get(watch.history_id) is watch
@@ -369,8 +362,6 @@ class Poller:
 
     async def _round(self, now: float) -> None:
         self.rounds += 1
-        for due in [due for due, event in self._sleepers.items() if due <= now or event.is_set()]:
-            del self._sleepers[due]  # its sleepers keep their Event; new ones get a new one
         # As many workers as the query limit lets run, not a task per batch: a round of
         # 10,000 jobs starts 5 tasks, not 1,000 (each holding its request while it queues).
         batches = iter(self._batches(now))

@@ -201,18 +201,3 @@ async def test_an_image_job_is_asked_for_at_once_then_at_its_forecast_end() -> N
     assert watch.expected == pytest.approx(asked + 7.0, abs=0.05)
     # asked again just after the forecast end, within 3/4 of poll_min_interval of it
     assert watch.expected < watch.next_due <= watch.expected + 0.5 * 0.75 + 1e-9
-
-
-async def test_jobs_due_in_the_same_round_share_one_event() -> None:
-    service = FakeService()
-    poller = Poller(service.fetch, FAST.replace(poll_first_delay_image=100.0))
-    watches = [poller.watch(str(i), "image") for i in range(4)]
-    with anyio.fail_after(SAFETY):
-        async with anyio.create_task_group() as group:
-            for watch in watches:
-                group.start_soon(poller.wait, watch, watch.stamp, math.inf)
-            await anyio.wait_all_tasks_blocked()
-            sleeping = [w.changed for w in watches if w is not watches[0]]  # 0 drives
-            assert len({id(event) for event in sleeping}) == 1
-            assert sleeping[0] is not None
-            poller.close()
