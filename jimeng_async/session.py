@@ -10,6 +10,7 @@ Like `httpx.AsyncClient`, the session holds no background task: it works with or
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from collections.abc import Sequence
 from functools import partial
@@ -51,6 +52,7 @@ from .models import (
     hq_video_url,
 )
 from .polling import Poller
+from .registry import estimated_cost
 from .results import Downloader, ImageResult, StreamBounds, VideoResult
 from .signer import SIGNER_HELP, RequestSigner
 from .slots import QuerySlots
@@ -129,6 +131,8 @@ class JimengSession:
         )
         self._uploader = ImageXUploader(transport=self.transport, client=self._client)
         self._on_outcome = self._count_outcome  # one bound method for every task
+        self._credit_left: int | None = None  # last balance seen, less the costs checked since
+        self._credit_seen = -math.inf
         self._downloader = Downloader(
             self._client,
             concurrency=self.settings.download_concurrency,
@@ -202,6 +206,8 @@ class JimengSession:
         async def load() -> CreditInfo:
             info = CreditInfo.from_data(await self.transport.call(USER_CREDIT))
             self._observe_balance(info.total)
+            self._credit_left = info.total
+            self._credit_seen = anyio.current_time()
             return info
 
         return await self._credits.get(
@@ -348,7 +354,7 @@ class JimengSession:
             [(f"images[{i}]", x) for i, x in enumerate(images or [])]
         )
         try:
-            await self._ensure_credits()
+            await self._ensure_credits(_image_cost(request.model, request.resolution))
         except BaseException:
             _cleanup(prepared)
             raise
@@ -504,16 +510,28 @@ class JimengSession:
         logger.debug("downloading the high-quality video %s", redact_url(url))
         return url
 
-    async def _ensure_credits(self) -> None:
-        """If the total is 0 or less, receive the daily credits once; fail if still short."""
-        info = await self.credits()
-        if info.total > 0:
+    async def _ensure_credits(self, cost: int | None = None) -> None:
+        """If the total is 0 or less, receive the daily credits once; fail if still short.
+
+        With the job's estimated `cost`, no query is made while the last balance seen, less
+        the estimated costs of the jobs checked since, still covers it: a batch of submits
+        does not check the balance once per job (each submit outdates the cached one). The
+        balance counts for `Settings.credit_ttl`, as a cached one does.
+        """
+        fresh = anyio.current_time() - self._credit_seen < self.settings.credit_ttl
+        left = self._credit_left if fresh else None
+        if cost is not None and left is not None and left >= cost:
+            self._credit_left = left - cost
             return
-        receipt = await self.receive_credits()
-        if receipt.total <= 0:
-            raise InsufficientCreditsError(
-                "no credits left and none to receive today", context={"endpoint": "credits"}
-            )
+        info = await self.credits()
+        if info.total <= 0:
+            receipt = await self.receive_credits()
+            if receipt.total <= 0:
+                raise InsufficientCreditsError(
+                    "no credits left and none to receive today", context={"endpoint": "credits"}
+                )
+        if cost is not None and self._credit_left is not None:
+            self._credit_left -= cost  # this job's share of the balance just seen
 
     async def _submit(
         self, draft: dict[str, Any], model_id: str, submit_id: str, kind: Kind
@@ -597,3 +615,11 @@ def _cleanup(prepared: Sequence[Prepared]) -> None:
 
 def _uploaded(ref: ImageRef) -> drafts.UploadedImage:
     return drafts.UploadedImage(uri=ref.uri, width=ref.width, height=ref.height, format=ref.format)
+
+
+def _image_cost(model: str, resolution: str | None) -> int | None:
+    """The registry's estimate of one image job's credits; None when it has none."""
+    try:
+        return estimated_cost(model, resolution=resolution)
+    except ValueError:
+        return None

@@ -11,12 +11,14 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+import jimeng_async as jm
 from jimeng_async import Settings, TaskStatus
 from jimeng_async.auth import build_headers
 from jimeng_async.config import DEFAULT_REGIONS
 from jimeng_async.headers import HeaderCache
 from jimeng_async.polling import Poller
 from jimeng_async.slots import QuerySlots
+from jimeng_async.testing import Emulator
 
 pytestmark = pytest.mark.anyio
 
@@ -201,3 +203,21 @@ async def test_an_image_job_is_asked_for_at_once_then_at_its_forecast_end() -> N
     assert watch.expected == pytest.approx(asked + 7.0, abs=0.05)
     # asked again just after the forecast end, within 3/4 of poll_min_interval of it
     assert watch.expected < watch.next_due <= watch.expected + 0.5 * 0.75 + 1e-9
+
+
+# -- credit checks of a batch of submits ------------------------------------------------------
+
+
+async def test_submits_covered_by_the_last_balance_do_not_check_it_again(
+    jimeng_emulator: Emulator,
+) -> None:
+    token = jimeng_emulator.add_account(credits=3)
+    async with jm.JimengSession(token, settings=jimeng_emulator.settings()) as s:
+        for i in range(3):  # 1 credit each: the first balance (3) covers all three
+            await s.submit_image(f"covered {i}", seed=i)
+        assert jimeng_emulator.stats.requests["user_credit"] == 1
+        assert jimeng_emulator.stats.requests["credit_receive"] == 0
+        await s.submit_image("not covered", seed=9)  # spent: checked again, 0, received
+    assert jimeng_emulator.stats.requests["user_credit"] == 3  # the check, and receive's own
+    assert jimeng_emulator.stats.requests["credit_receive"] == 1
+    assert jimeng_emulator.stats.requests["generate"] == 4
