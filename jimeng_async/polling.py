@@ -8,10 +8,10 @@ time). A job nobody awaits is not polled.
 
 A job is first asked for on the next round after `poll_first_delay_*` (zero for images): while
 it is queued the answer forecasts when it will be done, and the job is asked for again only
-then. Without a forecast (or once it has passed) a back-off grows while the status stays the
-same. Due times sit on a grid of `poll_min_interval` (a forecast's on a finer one, so that
-the result is seen sooner than one poll a `poll_min_interval` would see it) so that one round
-catches many jobs, and the last batch of a round is filled with the soonest-due others.
+then (unless someone follows its `progress()`, who wants the steps between). Without a
+forecast (or once it has passed) a back-off grows while the status stays the same. Due times
+sit on a grid of `poll_min_interval` (a forecast's on a 3/4 one, so that the result is seen
+sooner than one poll a `poll_min_interval` would see it) so that one round catches many jobs, and the last batch of a round is filled with the soonest-due others.
 A round is its own retry loop: a transient failure (network, 5xx, 429, busy) puts the batch's
 jobs back with a back-off; an expired or banned token fails every waiter at once; a refused
 request (ret 2002, HTTP 400) fails that batch's jobs; anything unexpected fails that batch's
@@ -103,6 +103,7 @@ class Watch:
         "error",
         "expected",
         "failures",
+        "followers",
         "history_id",
         "items",
         "kind",
@@ -134,6 +135,7 @@ class Watch:
         self.unchanged = 0
         self.failures = 0
         self.users = 0
+        self.followers = 0  # progress() iterators: they want the steps, not only the end
         self.waiting = 0
         self.queued = False
 
@@ -468,7 +470,7 @@ class Poller:
             forecast = min(self._settings.poll_max_interval * _FORECAST_CAP, forecast)
             watch.expected = now + forecast
         low = self._settings.poll_min_interval
-        if watch.expected > now:
+        if watch.expected > now and not watch.followers:
             when = max(watch.expected + low * _FORECAST_MARGIN, now + low * _FORECAST_GRID)
             return self._align(when, _FORECAST_GRID)
         return self._align(now + self._backoff(watch))

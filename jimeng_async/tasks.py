@@ -176,6 +176,7 @@ class GenerationTask:
         """
         last: Progress | None = None
         watch = self._poller.watch(self.history_id, self.kind)
+        watch.followers += 1  # asked for at every step's pace, not only at the forecast end
         try:
             while True:
                 seen = watch.stamp
@@ -187,6 +188,7 @@ class GenerationTask:
                     return
                 await self._next_change(watch, seen)
         finally:
+            watch.followers -= 1
             self._poller.release(watch)
 
     async def _next_change(self, watch: Watch, seen: int) -> None:
