@@ -11,7 +11,8 @@ it is queued the answer forecasts when it will be done, and the job is asked for
 then (unless someone follows its `progress()`, who wants the steps between). Without a
 forecast (or once it has passed) a back-off grows while the status stays the same. Due times
 sit on a grid of `poll_min_interval` (a forecast's on a 3/4 one, so that the result is seen
-sooner than one poll a `poll_min_interval` would see it) so that one round catches many jobs, and the last batch of a round is filled with the soonest-due others.
+sooner than one poll a `poll_min_interval` would see it) so that one round catches many jobs,
+and the last batch of a round is filled with the soonest-due others.
 A round is its own retry loop: a transient failure (network, 5xx, 429, busy) puts the batch's
 jobs back with a back-off; an expired or banned token fails every waiter at once; a refused
 request (ret 2002, HTTP 400) fails that batch's jobs; anything unexpected fails that batch's
