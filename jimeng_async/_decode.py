@@ -65,7 +65,8 @@ def load_json(
         raise MalformedResponseError(
             f"the response is larger than {max_bytes} bytes", context=where
         )
-    if json_depth(raw, max_depth) > max_depth:
+    # Fewer brackets than the limit cannot nest deeper: most answers skip the scan.
+    if raw.count(b"[") + raw.count(b"{") > max_depth and json_depth(raw, max_depth) > max_depth:
         raise MalformedResponseError(
             f"the response nests deeper than {max_depth} levels", context=where
         )

@@ -307,7 +307,7 @@ class Settings(BaseModel):
     upload_ttl: float = Field(3600.0, ge=0)
     max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0)
     poll_batch_size: int = Field(10, ge=1)
-    poll_first_delay_image: float = Field(3.0, ge=0)
+    poll_first_delay_image: float = Field(0.0, ge=0)
     poll_first_delay_video: float = Field(10.0, ge=0)
     poll_min_interval: float = Field(1.0, gt=0)
     poll_max_interval: float = Field(10.0, gt=0)

@@ -6,9 +6,13 @@ other waiter sleeps on its job's one Event. When the driver's own job changes, o
 cancelled or fails, the role goes to the waiter that has waited longest (a FIFO, one woken at a
 time). A job nobody awaits is not polled.
 
-Each job's next poll comes from the service's forecast when it gives one, else from a back-off
-while its status stays the same; due times sit on a grid of `poll_min_interval` so that one
-round catches many jobs, and the last batch of a round is filled with the soonest-due others.
+A job is first asked for on the next round after `poll_first_delay_*` (zero for images): while
+it is queued the answer forecasts when it will be done, and the job is asked for again only
+then (unless someone follows its `progress()`, who wants the steps between). Without a
+forecast (or once it has passed) a back-off grows while the status stays the same. Due times
+sit on a grid of `poll_min_interval` (a forecast's on a 3/4 one, so that the result is seen
+sooner than one poll a `poll_min_interval` would see it) so that one round catches many jobs,
+and the last batch of a round is filled with the soonest-due others.
 A round is its own retry loop: a transient failure (network, 5xx, 429, busy) puts the batch's
 jobs back with a back-off; an expired or banned token fails every waiter at once; a refused
 request (ret 2002, HTTP 400) fails that batch's jobs; anything unexpected fails that batch's
@@ -20,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import anyio
@@ -35,7 +39,14 @@ from .errors import (
     PollingError,
     RateLimitError,
 )
-from .models import HistoryRecord, Kind, TaskStatus, history_records, parse_record
+from .models import (
+    HistoryRecord,
+    Kind,
+    QueueInfo,
+    TaskStatus,
+    history_records,
+    parse_record,
+)
 
 logger = logging.getLogger("jimeng_async")
 
@@ -44,6 +55,15 @@ Fetch = Callable[[list[str]], Awaitable[Mapping[str, Any]]]
 _VIDEO_TYPES = frozenset({"gen_video", "video"})
 _IMAGE_TYPES = frozenset({"generate", "normal", "blend"})
 _FORECAST_CAP = 6  # trust a forecast for at most this many poll_max_interval
+#: A forecast's due time sits on a grid this fraction of poll_min_interval: its result is seen
+#: within 3/4 of the interval (one poll per interval sees it within the whole interval), at
+#: the cost of a few more rounds than the plain grid.
+_FORECAST_GRID = 0.75
+#: A first poll sits on a grid this fraction of poll_min_interval, to find the job still
+#: queued: only a queued job's answer carries the forecast.
+_FIRST_GRID = 0.25
+#: Ask a little after the forecast end, so that the answer is the finished record.
+_FORECAST_MARGIN = 0.05
 
 
 def record_kind(raw: Mapping[str, Any]) -> Kind | None:
@@ -70,7 +90,11 @@ class Watch:
     """The latest known state of one pending job, shared by every waiter on it.
 
     `stamp` moves on every change a waiter must look at (a new record, an error, a cancel, a
-    deadline); `changed` is the one Event its waiters sleep on.
+    deadline); `changed` is the one Event its waiters sleep on, made only while one sleeps.
+    (An Event shared by the jobs due in one round would save its ~0.7 KB, but a round of
+    thousands of jobs in many batches would then wake all of them once per batch.)
+    A pending job keeps only its `status`, `queue` and item count (`items`): the parsed
+    `record` is kept once it is terminal, so that a pending job stays small (issue #15).
     """
 
     __slots__ = (
@@ -78,13 +102,18 @@ class Watch:
         "changed",
         "deadline",
         "error",
+        "expected",
         "failures",
+        "followers",
         "history_id",
+        "items",
         "kind",
         "next_due",
+        "queue",
         "queued",
         "record",
         "stamp",
+        "status",
         "unchanged",
         "users",
         "waiting",
@@ -93,30 +122,43 @@ class Watch:
     def __init__(self, history_id: str, kind: Kind | None, due: float, now: float) -> None:
         self.history_id = history_id
         self.kind = kind
-        self.record: HistoryRecord | None = None
+        self.status: TaskStatus | None = None  # None until a record has been seen
+        self.queue: QueueInfo | None = None
+        self.items = 0
+        self.record: HistoryRecord | None = None  # the terminal record
         self.error: JimengError | None = None
         self.stamp = 0
-        self.changed = anyio.Event()
+        self.changed: anyio.Event | None = None
         self.next_due = due
         self.deadline = math.inf
+        self.expected = 0.0  # when the last forecast said the job would be done
         self.absent_since: float | None = now
         self.unchanged = 0
         self.failures = 0
         self.users = 0
+        self.followers = 0  # progress() iterators: they want the steps, not only the end
         self.waiting = 0
         self.queued = False
 
     @property
     def finished(self) -> bool:
-        return self.error is not None or (self.record is not None and self.record.status.terminal)
+        return self.error is not None or self.record is not None
 
-    def publish(self, record: HistoryRecord | None, error: JimengError | None = None) -> bool:
-        """Store a new state and wake the waiters if it differs; returns whether it changed."""
-        if error is None and record == self.record:
+    def publish(self, record: HistoryRecord) -> bool:
+        """Store a new record and wake the waiters if it differs; returns whether it changed."""
+        items = len(record.items)
+        if record.status.terminal:
+            self.record = record
+        elif (record.status, record.queue, items) == (self.status, self.queue, self.items):
             return False
-        self.record, self.error = record, error
+        self.status, self.queue, self.items = record.status, record.queue, items
         self.poke()
         return True
+
+    def fail(self, error: JimengError) -> None:
+        """End the job's watch with `error` and wake its waiters."""
+        self.error = error
+        self.poke()
 
     def poke(self) -> None:
         """Make every waiter look at the job again (its task may be cancelled or late)."""
@@ -125,8 +167,9 @@ class Watch:
 
     def wake(self) -> None:
         """Wake the waiters without a change (the driver role is offered to them)."""
-        previous, self.changed = self.changed, anyio.Event()
-        previous.set()
+        previous, self.changed = self.changed, None
+        if previous is not None:
+            previous.set()
 
 
 class Poller:
@@ -141,6 +184,7 @@ class Poller:
         self._offered: Watch | None = None
         self._wakeup = anyio.Event()
         self._sleep_until = math.inf
+
         self._scope: anyio.CancelScope | None = None
         self.closed = False
         self.rounds = 0
@@ -165,7 +209,7 @@ class Poller:
             s = self._settings
             first = s.poll_first_delay_video if kind == "video" else s.poll_first_delay_image
             now = anyio.current_time()
-            watch = Watch(history_id, kind, self._align(now + first), now)
+            watch = Watch(history_id, kind, self._align(now + first, _FIRST_GRID), now)
             self._watches[history_id] = watch
             self._nudge(watch.next_due)
         watch.users += 1
@@ -203,22 +247,39 @@ class Poller:
         While nobody else drives, this waiter drives the rounds. The caller checks `deadline`
         after each return; the driver pokes the job when it passes, so no timer is needed here.
         """
+        self.enter(watch, deadline)
+        try:
+            while (step := self.step(watch, seen)) is not None:
+                await step
+        finally:
+            self.leave(watch)
+
+    # `wait` in three parts, for a caller that awaits the steps in its own frame (a task: one
+    # coroutine frame less for each of thousands of waiting tasks).
+
+    def enter(self, watch: Watch, deadline: float) -> None:
+        """A waiter starts waiting on `watch`, until `deadline`; pair it with `leave`."""
         if deadline < watch.deadline:
             watch.deadline = deadline
             self._nudge(deadline)
         watch.waiting += 1
-        try:
-            while watch.stamp == seen and not self.closed:
-                if self._driver is None:
-                    await self._drive(watch, seen)
-                    continue
-                if not watch.queued:
-                    watch.queued = True
-                    self._fifo.append(watch)
-                await watch.changed.wait()
-        finally:
-            watch.waiting -= 1
-            self._hand_off()
+
+    def step(self, watch: Watch, seen: int) -> Awaitable[None] | None:
+        """What the waiter awaits next (the rounds, or its Event); None once it may return."""
+        if watch.stamp != seen or self.closed:
+            return None
+        if self._driver is None:
+            return self._drive(watch, seen)
+        if not watch.queued:
+            watch.queued = True
+            self._fifo.append(watch)
+        if watch.changed is None:  # made only while someone sleeps on it
+            watch.changed = anyio.Event()
+        return watch.changed.wait()
+
+    def leave(self, watch: Watch) -> None:
+        watch.waiting -= 1
+        self._hand_off()
 
     def _hand_off(self) -> None:
         """If nobody drives and no live offer is pending, wake the longest-waiting waiter."""
@@ -288,9 +349,10 @@ class Poller:
         finally:
             self._sleep_until = math.inf
 
-    def _align(self, when: float) -> float:
-        """Round a due time up to the grid of poll_min_interval, so that jobs share rounds."""
-        step = self._settings.poll_min_interval
+    def _align(self, when: float, fraction: float = 1.0) -> float:
+        """Round a due time up to a grid of poll_min_interval (times `fraction`), so that jobs
+        share rounds."""
+        step = self._settings.poll_min_interval * fraction
         return math.ceil(when / step) * step
 
     def _batches(self, now: float) -> list[list[Watch]]:
@@ -303,9 +365,18 @@ class Poller:
 
     async def _round(self, now: float) -> None:
         self.rounds += 1
+        # As many workers as the query limit lets run, not a task per batch: a round of
+        # 10,000 jobs starts 5 tasks, not 1,000 (each holding its request while it queues).
+        batches = iter(self._batches(now))
         async with anyio.create_task_group() as group:
-            for batch in self._batches(now):
-                group.start_soon(self._poll_batch, batch, group.cancel_scope)
+            for _ in range(self._settings.max_queries):
+                group.start_soon(self._poll_batches, batches, group.cancel_scope)
+
+    async def _poll_batches(
+        self, batches: Iterator[list[Watch]], round_scope: anyio.CancelScope
+    ) -> None:
+        for batch in batches:  # shared by the round's workers: each batch is polled once
+            await self._poll_batch(batch, round_scope)
 
     async def _poll_batch(self, batch: list[Watch], round_scope: anyio.CancelScope) -> None:
         ids = [w.history_id for w in batch]
@@ -338,7 +409,7 @@ class Poller:
 
     def _fail(self, watches: list[Watch], error: JimengError) -> None:
         for watch in watches:
-            watch.publish(watch.record, error)
+            watch.fail(error)
             if self._is_pending(watch):
                 del self._watches[watch.history_id]
 
@@ -360,7 +431,7 @@ class Poller:
         watch.absent_since = None
         # The record's own kind wins over the caller's hint (a resume may guess wrong).
         watch.kind = (record_kind(raw) if isinstance(raw, Mapping) else None) or watch.kind
-        before = watch.record.status if watch.record is not None else TaskStatus.PENDING
+        before = watch.status or TaskStatus.PENDING
         try:
             record = parse_record(watch.history_id, raw, watch.kind or "image")
         except JimengError as exc:
@@ -372,7 +443,7 @@ class Poller:
             if self._is_pending(watch):
                 del self._watches[watch.history_id]
             return
-        watch.next_due = self._align(now + self._interval(watch))
+        watch.next_due = self._next_due(watch, now)
 
     def _absent(self, watch: Watch, now: float) -> None:
         """The answer lacks the job: normal right after a submit, an unknown id after a grace."""
@@ -392,14 +463,18 @@ class Poller:
         wait = min(self._backoff(watch), watch.absent_since + grace - now)
         watch.next_due = self._align(now + max(wait, 0.0))
 
-    def _interval(self, watch: Watch) -> float:
-        """Seconds until this job is asked for again."""
-        queue = watch.record.queue if watch.record else None
+    def _next_due(self, watch: Watch, now: float) -> float:
+        """When this job is asked for again: at its forecast end if one lies ahead, else later."""
+        queue = watch.queue
         if queue and (queue.forecast_queue_seconds or queue.forecast_generate_seconds):
             forecast = (queue.forecast_queue_seconds or 0) + (queue.forecast_generate_seconds or 0)
-            high = self._settings.poll_max_interval * _FORECAST_CAP
-            return min(high, max(self._settings.poll_min_interval, forecast))
-        return self._backoff(watch)
+            forecast = min(self._settings.poll_max_interval * _FORECAST_CAP, forecast)
+            watch.expected = now + forecast
+        low = self._settings.poll_min_interval
+        if watch.expected > now and not watch.followers:
+            when = max(watch.expected + low * _FORECAST_MARGIN, now + low * _FORECAST_GRID)
+            return self._align(when, _FORECAST_GRID)
+        return self._align(now + self._backoff(watch))
 
     def _backoff(self, watch: Watch) -> float:
         low, high = self._settings.poll_min_interval, self._settings.poll_max_interval

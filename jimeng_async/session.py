@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import os
 import uuid
 from collections.abc import Sequence
@@ -53,8 +54,10 @@ from .models import (
     hq_video_url,
 )
 from .polling import Poller
+from .registry import estimated_cost
 from .results import Downloader, ImageResult, StreamBounds, VideoResult
 from .signer import SIGNER_HELP, RequestSigner
+from .slots import QuerySlots
 from .sources import PreparedUpload, prepare
 from .tasks import GenerationTask, ProgressCallback, check_progress_callback, follow
 from .transport import (
@@ -150,10 +153,13 @@ class JimengSession:
             profile=self.profile,
             session_id=session_id,
             metrics=self.metrics,
-            query_slots=anyio.Semaphore(self.settings.max_queries),
+            query_slots=QuerySlots(self.settings.max_queries),
             signer=request_signer,
         )
         self._uploader = ImageXUploader(transport=self.transport, client=self._client)
+        self._on_outcome = self._count_outcome  # one bound method for every task
+        self._credit_left: int | None = None  # last balance seen, less the costs checked since
+        self._credit_seen = -math.inf
         self._downloader = Downloader(
             self._client,
             concurrency=self.settings.download_concurrency,
@@ -270,6 +276,8 @@ class JimengSession:
         async def load() -> CreditInfo:
             info = CreditInfo.from_data(await self.transport.call(USER_CREDIT))
             self._observe_balance(info.total)
+            self._credit_left = info.total
+            self._credit_seen = anyio.current_time()
             return info
 
         return await self._credits.get(
@@ -419,7 +427,7 @@ class JimengSession:
             [(f"images[{i}]", x) for i, x in enumerate(images or [])]
         )
         try:
-            await self._ensure_credits()
+            await self._ensure_credits(_image_cost(request.model, request.resolution))
         except BaseException:
             _cleanup(prepared)
             raise
@@ -659,16 +667,28 @@ class JimengSession:
         logger.debug("downloading the high-quality video %s", redact_url(url))
         return url
 
-    async def _ensure_credits(self) -> None:
-        """If the total is 0 or less, receive the daily credits once; fail if still short."""
-        info = await self.credits()
-        if info.total > 0:
+    async def _ensure_credits(self, cost: int | None = None) -> None:
+        """If the total is 0 or less, receive the daily credits once; fail if still short.
+
+        With the job's estimated `cost`, no query is made while the last balance seen, less
+        the estimated costs of the jobs checked since, still covers it: a batch of submits
+        does not check the balance once per job (each submit outdates the cached one). The
+        balance counts for `Settings.credit_ttl`, as a cached one does.
+        """
+        fresh = anyio.current_time() - self._credit_seen < self.settings.credit_ttl
+        left = self._credit_left if fresh else None
+        if cost is not None and left is not None and left >= cost:
+            self._credit_left = left - cost
             return
-        receipt = await self.receive_credits()
-        if receipt.total <= 0:
-            raise InsufficientCreditsError(
-                "no credits left and none to receive today", context={"endpoint": "credits"}
-            )
+        info = await self.credits()
+        if info.total <= 0:
+            receipt = await self.receive_credits()
+            if receipt.total <= 0:
+                raise InsufficientCreditsError(
+                    "no credits left and none to receive today", context={"endpoint": "credits"}
+                )
+        if cost is not None and self._credit_left is not None:
+            self._credit_left -= cost  # this job's share of the balance just seen
 
     async def _submit(
         self, draft: dict[str, Any], model_id: str, submit_id: str, kind: Kind
@@ -732,7 +752,7 @@ class JimengSession:
             poller=self._poller,
             downloader=self._downloader,
             limit=self.settings.generation_timeout,
-            on_outcome=self._count_outcome,
+            on_outcome=self._on_outcome,
             created_at=created_at,
         )
 
@@ -748,7 +768,7 @@ class JimengSession:
     async def _fetch_history(self, ids: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {"history_ids": ids, "image_info": drafts.history_image_info()}
         # The poller's rounds are the retry loop: no nested retries inside a round.
-        return await self.transport.call(HISTORY, body, retries=0)
+        return await self.transport.call(HISTORY, body, retries=0, urgent=True)
 
 
 def _check_submit_id(submit_id: str | None) -> str:
@@ -794,3 +814,11 @@ def _token_or_environment(refresh_token: str | None) -> str:
             allowed=f"the browser's sessionid cookie, as the argument or in {TOKEN_ENV}",
         )
     return found
+
+
+def _image_cost(model: str, resolution: str | None) -> int | None:
+    """The registry's estimate of one image job's credits; None when it has none."""
+    try:
+        return estimated_cost(model, resolution=resolution)
+    except ValueError:
+        return None

@@ -38,6 +38,10 @@ from .images import (
 )
 
 CHUNK = 256 * 1024
+#: Reads of a file: big enough that a thread hop per read costs little against the transfer.
+FILE_CHUNK = 1024 * 1024
+#: The checking pass over a file reads and digests this much per worker-thread call.
+DIGEST_SPAN = 8 * FILE_CHUNK
 
 ImageSource = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
 
@@ -194,10 +198,33 @@ async def _prepare_path(
 
     async def chunks() -> AsyncIterator[bytes]:
         async with aiofiles.open(path, "rb") as handle:
-            while chunk := await handle.read(CHUNK):
+            while chunk := await handle.read(FILE_CHUNK):
                 yield chunk
 
-    return await _digest_stream(field, path.name, max_bytes, chunks)
+    digest = _Digest(field, max_bytes)
+    try:
+        # One pass, a few thread hops: each call reads and digests DIGEST_SPAN bytes.
+        handle = await anyio.to_thread.run_sync(path.open, "rb")
+        try:
+            while await anyio.to_thread.run_sync(_digest_span, handle, digest):
+                pass
+        finally:
+            handle.close()
+    except InvalidSourceError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise _refuse(field, f"cannot be read ({type(exc).__name__})") from None
+    return digest.finish(path.name, chunks)
+
+
+def _digest_span(handle: IO[bytes], digest: _Digest) -> bool:
+    """Read and digest up to DIGEST_SPAN bytes (in a worker thread); False at the end."""
+    for _ in range(DIGEST_SPAN // FILE_CHUNK):
+        chunk = handle.read(FILE_CHUNK)
+        if not chunk:
+            return False
+        digest.feed(chunk)
+    return True
 
 
 def _check_handle(handle: Any, field: str) -> None:

@@ -30,7 +30,7 @@ from .errors import (
     TaskCancelledError,
     generation_failure,
 )
-from .models import Asset, HistoryRecord, Kind, QueueInfo, TaskStatus
+from .models import HistoryRecord, Kind, QueueInfo, TaskStatus
 from .results import ImageResult, Result, VideoResult
 
 if TYPE_CHECKING:
@@ -67,6 +67,22 @@ class GenerationTask(Generic[ResultT]):
     `cancel()` stops waiting only: the service has no cancel, so the job (and its charge) goes
     on, and `resume()` can pick it up again.
     """
+
+    # Slotted: thousands of tasks may wait at once, and a __dict__ would be a third of each.
+    __slots__ = (
+        "_deadline",
+        "_downloader",
+        "_error",
+        "_limit",
+        "_on_outcome",
+        "_poller",
+        "_result",
+        "_status",
+        "created_at",
+        "history_id",
+        "kind",
+        "submit_id",
+    )
 
     def __init__(
         self,
@@ -142,14 +158,33 @@ class GenerationTask(Generic[ResultT]):
         ends the task itself with GenerationTimeoutError.
         """
         timeout = check_timeout(timeout)
-        if not self.done():
+        if timeout is not None and not self.done():
             with anyio.move_on_after(timeout) as wait:
-                await self._wait_for_outcome()
+                return await self.wait()
             if wait.cancelled_caught and not self.done():
                 raise JimengTimeoutError(
                     f"job {self.history_id} did not finish within the {timeout}s wait",
                     history_id=self.history_id,
                 )
+        if not self.done():
+            # No cancel scope without a timeout (the poller keeps the generation deadline),
+            # and the poller's steps awaited here: one coroutine frame per waiting task.
+            poller = self._poller
+            watch = poller.watch(self.history_id, self.kind)
+            try:
+                while not self._absorb(watch):
+                    seen = watch.stamp
+                    self._check_open()
+                    if anyio.current_time() < self._deadline:
+                        poller.enter(watch, self._deadline)
+                        try:
+                            while (step := poller.step(watch, seen)) is not None:
+                                await step
+                        finally:
+                            poller.leave(watch)
+                    self._check_deadline()
+            finally:
+                poller.release(watch)
         if self._error is not None:
             raise self._error
         if self._result is None:  # cannot happen: every terminal status sets one or the other
@@ -167,6 +202,7 @@ class GenerationTask(Generic[ResultT]):
         """
         last: Progress | None = None
         watch = self._poller.watch(self.history_id, self.kind)
+        watch.followers += 1  # asked for at every step's pace, not only at the forecast end
         try:
             while True:
                 seen = watch.stamp
@@ -178,28 +214,25 @@ class GenerationTask(Generic[ResultT]):
                     return
                 await self._next_change(watch, seen)
         finally:
-            self._poller.release(watch)
-
-    async def _wait_for_outcome(self) -> None:
-        watch = self._poller.watch(self.history_id, self.kind)
-        try:
-            while True:
-                seen = watch.stamp
-                if self._absorb(watch):
-                    return
-                await self._next_change(watch, seen)
-        finally:
+            watch.followers -= 1
             self._poller.release(watch)
 
     async def _next_change(self, watch: Watch, seen: int) -> None:
         """Wait for the job's state to move past `seen`; end the task if its limit passed."""
+        self._check_open()
+        if anyio.current_time() < self._deadline:
+            await self._poller.wait(watch, seen, self._deadline)
+        self._check_deadline()
+
+    def _check_open(self) -> None:
         if self._poller.closed:
             raise SessionClosedError(
                 f"the session of job {self.history_id} is closed",
                 history_id=self.history_id,
             )
-        if anyio.current_time() < self._deadline:
-            await self._poller.wait(watch, seen, self._deadline)
+
+    def _check_deadline(self) -> None:
+        """End the task with GenerationTimeoutError if its generation limit has passed."""
         if not self.done() and anyio.current_time() >= self._deadline:
             self._finish(
                 TaskStatus.TIMED_OUT,
@@ -215,25 +248,25 @@ class GenerationTask(Generic[ResultT]):
         """Take the watch's latest state into the task; True if that ended the task."""
         if self.done():
             return True
-        if watch.record is not None and watch.kind is not None:
+        if watch.status is not None and watch.kind is not None:
             self.kind = watch.kind  # as the record shows it
         if watch.error is not None:
             self._finish(TaskStatus.FAILED, error=watch.error)
             return True
-        record = watch.record
+        record = watch.record  # only a terminal record is kept
         if record is None:
+            if watch.status is not None:
+                self._status = watch.status
             return False
         if record.status.succeeded:
             self._succeed(record)
-        elif record.status == TaskStatus.FAILED:
+        else:
             self._finish(
                 TaskStatus.FAILED,
                 error=generation_failure(
                     record.fail_code or "unknown", self.history_id, record.fail_msg
                 ),
             )
-        else:
-            self._status = record.status
         return self.done()
 
     def _succeed(self, record: HistoryRecord) -> None:
@@ -268,9 +301,7 @@ class GenerationTask(Generic[ResultT]):
 
     def _progress_of(self, watch: Watch) -> Progress:
         self._absorb(watch)
-        record = watch.record
-        items: tuple[Asset, ...] = record.items if record else ()
-        return Progress(self._status, len(items), record.queue if record else None)
+        return Progress(self._status, watch.items, watch.queue)
 
 
 def check_progress_callback(on_progress: object) -> None:
