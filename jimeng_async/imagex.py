@@ -8,22 +8,26 @@ or denied), the whole flow starts once more with a fresh token.
 from __future__ import annotations
 
 import json
+import math
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import anyio
 import httpx
 
 from ._decode import first_obj, load_json, obj, opt_int, opt_str
 from .config import RegionProfile, check_url
-from .errors import ConfigurationError, MalformedResponseError, UploadError
+from .errors import ConfigurationError, MalformedResponseError, RequestTimeoutError, UploadError
 from .images import MAX_DIMENSION, ImageHeader
 from .models import ImageRef
 from .sigv4 import Credentials, sign_request
 from .sources import PreparedUpload
 from .transport import (
     UPLOAD_TOKEN,
+    StreamBounds,
     Transport,
     call_with_retries,
     measured,
@@ -122,7 +126,7 @@ class ImageXUploader:
         }
 
         async def attempt(_number: int) -> None:
-            response = await self._send("upload", "POST", url, headers, prepared.chunks())
+            response = await self._send_body(url, headers, prepared)
             if response.status_code == 400:
                 raise UploadError(
                     f"upload refused: {_short(response)}", reason="upload", endpoint="upload"
@@ -172,6 +176,32 @@ class ImageXUploader:
             attempt, policy=self._policy, endpoint=action, metrics=self._transport.metrics
         )
 
+    async def _send_body(
+        self, url: str, headers: dict[str, str], prepared: PreparedUpload
+    ) -> httpx.Response:
+        """Step 3: the file's bytes, bounded by progress (connect, each write, time without a
+        new chunk sent or, once all is sent, without the answer), not by a total: a large
+        file on a slow link completes instead of failing at `request_timeout`."""
+        bounds = StreamBounds.from_settings(self._settings)
+        context: dict[str, Any] = {"endpoint": "upload"}
+        with anyio.CancelScope(deadline=anyio.current_time() + bounds.stall) as progress:
+
+            async def paced() -> AsyncIterator[bytes]:
+                async for chunk in prepared.chunks():
+                    progress.deadline = anyio.current_time() + bounds.stall
+                    yield chunk
+
+            return await self._send(
+                "upload",
+                "POST",
+                url,
+                headers,
+                paced(),
+                limit=math.inf,
+                stream_bounds=bounds.httpx_timeout(),
+            )
+        raise RequestTimeoutError(f"no upload progress within {bounds.stall:g}s", context=context)
+
     async def _send(
         self,
         name: str,
@@ -180,17 +210,25 @@ class ImageXUploader:
         headers: dict[str, str],
         content: Any,
         params: dict[str, str] | None = None,
+        *,
+        limit: float | None = None,
+        stream_bounds: httpx.Timeout | None = None,
     ) -> httpx.Response:
         async with measured(
             self._transport.metrics,
             name,
             label=f"{method} {name}",
-            limit=self._settings.request_timeout,
+            limit=self._settings.request_timeout if limit is None else limit,
             context={"endpoint": name},
             detail=False,  # the upload URL and its Auth are the flow's own secrets
         ) as attempt:
             response = await self._client.request(
-                method, url, params=params, headers=headers, content=content
+                method,
+                url,
+                params=params,
+                headers=headers,
+                content=content,
+                timeout=httpx.USE_CLIENT_DEFAULT if stream_bounds is None else stream_bounds,
             )
             attempt.ok = response.status_code < 400
             return response

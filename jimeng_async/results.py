@@ -12,7 +12,6 @@ import math
 import os
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +25,7 @@ from ._checks import check_directory
 from ._decode import opt_int
 from .auth import redact_url
 from .concurrency import run_all
-from .config import Settings, check_url
+from .config import check_url
 from .errors import (
     APIError,
     InvalidInputError,
@@ -37,25 +36,15 @@ from .errors import (
 from .images import sniff_format
 from .metrics import Metrics
 from .models import Asset
-from .transport import RetryPolicy, call_with_retries, measured, raise_for_status
+from .transport import (
+    RetryPolicy,
+    StreamBounds,
+    call_with_retries,
+    measured,
+    raise_for_status,
+)
 
 CHUNK = 256 * 1024
-
-
-@dataclass(frozen=True)
-class StreamBounds:
-    """Time bounds of a streamed body: connecting, each read or write, and time without progress."""
-
-    connect: float
-    read: float
-    stall: float
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> StreamBounds:
-        return cls(settings.connect_timeout, settings.read_timeout, settings.stall_timeout)
-
-    def httpx_timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.stall)
 
 
 class Downloader:

@@ -55,7 +55,7 @@ from .models import (
 )
 from .polling import Poller
 from .registry import estimated_cost
-from .results import Downloader, ImageResult, StreamBounds, VideoResult
+from .results import Downloader, ImageResult, VideoResult
 from .signer import SIGNER_HELP, RequestSigner
 from .slots import QuerySlots
 from .sources import PreparedUpload, prepare
@@ -68,6 +68,7 @@ from .transport import (
     HISTORY,
     LOCAL_ITEMS,
     USER_CREDIT,
+    StreamBounds,
     Transport,
     check_proxy,
     new_http_client,

@@ -196,6 +196,22 @@ class Attempt:
     ok = False
 
 
+@dataclass(frozen=True)
+class StreamBounds:
+    """Time bounds of a streamed body: connecting, each read or write, and time without progress."""
+
+    connect: float
+    read: float
+    stall: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StreamBounds:
+        return cls(settings.connect_timeout, settings.read_timeout, settings.stall_timeout)
+
+    def httpx_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.stall)
+
+
 def network_error(
     exc: TimeoutError | httpx.RequestError,
     limit: float,

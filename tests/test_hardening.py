@@ -17,10 +17,10 @@ from media_server import Route, media_server
 
 import jimeng_async as jm
 from jimeng_async.metrics import Metrics
-from jimeng_async.results import Downloader, StreamBounds
+from jimeng_async.results import Downloader
 from jimeng_async.testing import Emulator, FaultConfig
 from jimeng_async.testing.media import png
-from jimeng_async.transport import RetryPolicy
+from jimeng_async.transport import RetryPolicy, StreamBounds
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ import pytest
 import jimeng_async as jm
 from jimeng_async.auth import redact_url
 from jimeng_async.metrics import Metrics
-from jimeng_async.results import Downloader, StreamBounds
-from jimeng_async.transport import RetryPolicy
+from jimeng_async.results import Downloader
+from jimeng_async.transport import RetryPolicy, StreamBounds
 
 pytestmark = pytest.mark.anyio
 

@@ -13,6 +13,7 @@ import pytest
 
 import jimeng_async as jm
 from jimeng_async.testing import Emulator, EmulatorConfig
+from jimeng_async.testing.media import png
 from jimeng_async.transport import HISTORY
 
 pytestmark = pytest.mark.anyio
@@ -311,3 +312,37 @@ async def test_a_download_streaming_longer_than_the_request_timeout_completes(
     assert all(p.stat().st_size > 32 * 10 for p in paths)  # over 10 chunks, 9 pauses of 20 ms
     assert took > settings.request_timeout
     assert emu.stats.requests["cdn"] == 4  # no attempt was cut short and retried
+
+
+def _padded_png(size: int) -> bytes:
+    """A valid PNG followed by `size` bytes of padding (data after IEND is allowed)."""
+    return png(64, 48, "slow upload") + bytes(size)
+
+
+async def test_an_upload_streaming_longer_than_the_request_timeout_completes() -> None:
+    # The upload host pauses 20 ms per body chunk (at most 64 KiB each): 2 MiB takes over
+    # 0.6 s, six request timeouts, yet each chunk is progress, so nothing is cut short.
+    config = EmulatorConfig(upload_chunk_delay=0.02)
+    async with Emulator(time_scale=0.01, seed=4, config=config) as emu:
+        token = emu.add_account(credits=10)
+        settings = emu.settings(request_timeout=0.1, stall_timeout=5.0, max_retries=0)
+        async with jm.JimengSession(token, settings=settings) as s:
+            started = anyio.current_time()
+            ref = await s.upload_image(_padded_png(2 * 1024 * 1024))
+            took = anyio.current_time() - started
+    assert (ref.width, ref.height) == (64, 48)
+    assert took > settings.request_timeout
+    assert emu.stats.requests["upload"] == 1  # no attempt was cut short and retried
+
+
+async def test_an_upload_without_progress_ends_at_the_stall_bound() -> None:
+    # 0.5 s per chunk against a 0.2 s stall bound: the host stops taking bytes for longer
+    # than the client allows, and the attempt ends as a request time-out (no retries).
+    config = EmulatorConfig(upload_chunk_delay=0.5)
+    async with Emulator(time_scale=0.01, seed=5, config=config) as emu:
+        token = emu.add_account(credits=10)
+        settings = emu.settings(request_timeout=30.0, stall_timeout=0.2, max_retries=0)
+        async with jm.JimengSession(token, settings=settings) as s:
+            with pytest.raises(jm.RequestTimeoutError, match=r"no upload progress within 0\.2s"):
+                await s.upload_image(_padded_png(8 * 1024 * 1024))
+    assert emu.stats.requests["upload"] == 1

@@ -86,6 +86,9 @@ class EmulatorConfig(BaseModel):
 
     cdn_chunk_bytes: int = Field(0, ge=0, description="CDN sends files in chunks (0: whole)")
     cdn_chunk_delay: float = Field(0.0, ge=0, description="real seconds between CDN chunks")
+    upload_chunk_delay: float = Field(
+        0.0, ge=0, description="real seconds the upload host waits between body chunks"
+    )
 
     @field_validator("min_app_version")
     @classmethod

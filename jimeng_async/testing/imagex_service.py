@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -131,7 +132,10 @@ class ImageXService:
         max_upload_bytes: int,
         upload_host: Callable[[], str],
         rng: random.Random,
+        upload_pace: Callable[[], float] = lambda: 0.0,
     ) -> None:
+        #: Real seconds to pause between chunks of an upload body: a slow link.
+        self._upload_pace = upload_pace
         self._stats = stats
         self._clock = clock
         self._credential_ttl = credential_ttl
@@ -456,7 +460,10 @@ class ImageXService:
         md5 = hashlib.md5()
         head = bytearray()
         received = 0
+        pace = self._upload_pace()
         async for chunk in request.stream():
+            if pace:
+                await anyio.sleep(pace)
             received += len(chunk)
             if received > session.size:
                 raise UploadFailure(400, 4000, "the body is longer than Content-Length")

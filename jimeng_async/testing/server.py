@@ -114,6 +114,7 @@ class Emulator:
             max_upload_bytes=self.config.max_upload_bytes,
             upload_host=lambda: f"{self.host}:{self.port}",
             rng=random.Random(rng.random()),
+            upload_pace=lambda: self.config.upload_chunk_delay,
         )
         secret = rng.randbytes(32) if seed is not None else secrets.token_bytes(32)
         self.signer = ResultSigner(
