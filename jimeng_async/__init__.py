@@ -55,6 +55,7 @@ from .errors import (
     SessionClosedError,
     SignerRequiredError,
     TaskCancelledError,
+    UnknownStatusError,
     UploadError,
 )
 from .metrics import Metrics
@@ -154,6 +155,7 @@ __all__ = [
     "SignerRequiredError",
     "TaskCancelledError",
     "TaskStatus",
+    "UnknownStatusError",
     "UploadError",
     "VideoModel",
     "VideoResult",

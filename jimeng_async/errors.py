@@ -12,6 +12,7 @@
     ├── TaskCancelledError                     the caller cancelled its wait (the job goes on)
     ├── SessionClosedError                     the session was closed (aclose); resume elsewhere
     ├── JobNotFoundError                       the service does not know the history id
+    ├── UnknownStatusError                     a record status the library does not know persisted
     ├── PollingError                           polling failed in an unexpected way (a bug)
     └── JimengAPIError(message, code, context) the service or the network said no
         ├── AuthError               AUTH_FAILED        HTTP 401, ret 1015 / 1001 / 1002
@@ -131,6 +132,19 @@ class JobNotFoundError(JimengError):
 
     def __init__(self, message: str, *, history_id: str) -> None:
         self.history_id = history_id
+        super().__init__(message)
+
+
+class UnknownStatusError(JimengError):
+    """A record kept a status code the library does not know for `unknown_status_grace`.
+
+    `status_code` is the service's raw code (e.g. -1, 77). The job may still finish: resume it
+    by `history_id` later, or upgrade the library if the service added a status.
+    """
+
+    def __init__(self, message: str, *, history_id: str, status_code: int | None) -> None:
+        self.history_id = history_id
+        self.status_code = status_code
         super().__init__(message)
 
 

@@ -34,6 +34,7 @@ from .errors import (
     PermissionDeniedError,
     PollingError,
     RateLimitError,
+    UnknownStatusError,
 )
 from .models import HistoryRecord, Kind, TaskStatus, history_records, parse_record
 
@@ -86,6 +87,7 @@ class Watch:
         "record",
         "stamp",
         "unchanged",
+        "unknown_since",
         "users",
         "waiting",
     )
@@ -101,6 +103,7 @@ class Watch:
         self.deadline = math.inf
         self.absent_since: float | None = now
         self.unchanged = 0
+        self.unknown_since: float | None = None
         self.failures = 0
         self.users = 0
         self.waiting = 0
@@ -367,12 +370,34 @@ class Poller:
             self._fail([watch], exc)
             return
         watch.unchanged = 0 if record.status != before else watch.unchanged + 1
+        if self._unknown_persists(watch, record, now):
+            return
         watch.publish(record)
         if watch.finished:
             if self._is_pending(watch):
                 del self._watches[watch.history_id]
             return
         watch.next_due = self._align(now + self._interval(watch))
+
+    def _unknown_persists(self, watch: Watch, record: HistoryRecord, now: float) -> bool:
+        """An unknown status counts as running until it lasts `unknown_status_grace`: then fail."""
+        if record.status != TaskStatus.UNKNOWN:
+            watch.unknown_since = None
+            return False
+        if watch.unknown_since is None:
+            watch.unknown_since = now
+        lasted = now - watch.unknown_since
+        if lasted < self._settings.unknown_status_grace:
+            return False
+        error = UnknownStatusError(
+            f"job {watch.history_id} has kept status {record.status_code}, which this library "
+            f"does not know, for {lasted:.3g}s; resume it later by its history_id, or upgrade "
+            "jimeng-async if the service added a status",
+            history_id=watch.history_id,
+            status_code=record.status_code,
+        )
+        self._fail([watch], error)
+        return True
 
     def _absent(self, watch: Watch, now: float) -> None:
         """The answer lacks the job: normal right after a submit, an unknown id after a grace."""
