@@ -244,3 +244,37 @@ async def test_a_load_that_gives_nothing_is_loaded_again_by_its_waiters() -> Non
         gate.set()
     assert sorted(got, key=str) == [9, None]
     assert loads == 2
+
+
+async def test_with_no_ttl_callers_still_share_the_load_under_way() -> None:
+    cache: TTLCache[int] = TTLCache(0)
+    gate = anyio.Event()
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        await gate.wait()
+        return 4
+
+    got: list[int] = []
+
+    async def get() -> None:
+        got.append(await cache.get("k", load))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(get)
+        await anyio.wait_all_tasks_blocked()
+        gate.set()
+    assert (got, loads) == ([4, 4, 4], 1)
+    assert cache.peek("k") is None  # nothing stays
+    assert await cache.get("k", load) == 4
+    assert loads == 2
+
+
+def test_invalidating_an_unknown_key_is_harmless() -> None:
+    cache: TTLCache[int] = TTLCache(1)
+    cache.invalidate("never loaded")
+    cache.invalidate()
+    assert cache.peek("never loaded") is None

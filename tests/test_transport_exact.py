@@ -4,6 +4,7 @@ the measured attempt and the signer hook. No server; each value pinned (mutation
 from __future__ import annotations
 
 import json
+import logging
 import types
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from jimeng_async import (
     APIError,
     AuthError,
+    JimengAPIError,
     MalformedResponseError,
     NetworkError,
     PermissionDeniedError,
@@ -370,3 +372,130 @@ async def test_the_signer_signs_only_signed_calls_and_never_sees_secrets() -> No
     assert "a_bogus" not in history.url.params
     assert "X-Bogus" not in credit.headers
     assert dict(credit.url.params) == {}  # commerce calls carry no query
+
+
+@pytest.mark.anyio
+async def test_each_retry_is_logged_with_its_delay_and_count(
+    no_jitter: None, slept: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = 0
+
+    async def flaky(_number: int) -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ServerError("boom")
+        return "ok"
+
+    caplog.set_level(logging.INFO, logger="jimeng_async")
+    policy = RetryPolicy(max_retries=3, base_delay=1.5)
+    assert await call_with_retries(flaky, policy=policy, endpoint="e", metrics=Metrics()) == "ok"
+    assert [r.getMessage() for r in caplog.records] == [
+        "retrying e in 1.50s after SERVER_ERROR (retry 1 of 3)"
+    ]
+
+
+@pytest.mark.anyio
+async def test_each_attempt_is_logged_at_debug_without_secrets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="jimeng_async")
+    recorder = Recorder()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as client:
+        await _transport(client).call(HISTORY)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("POST /mweb/v1/get_history_by_ids -> 200 ret=0 in ")
+    assert line.endswith("s (attempt 1)")
+    assert "sid123" not in line
+
+
+def test_a_proxy_routes_every_request() -> None:
+    client = new_http_client(Settings(), proxy="http://proxy.example:3128")
+    proxied = [t for t in client._mounts.values() if t is not None]
+    assert proxied, "the proxy is mounted for every URL"
+    pool = proxied[0]._pool  # type: ignore[attr-defined]
+    assert pool._proxy_url.host == b"proxy.example"
+    assert not [t for t in new_http_client(Settings())._mounts.values() if t is not None]
+
+
+def test_envelope_errors_carry_the_calls_context() -> None:
+    context = {"endpoint": "e"}
+    for response in (
+        httpx.Response(502),
+        httpx.Response(200, content=b"<html>"),
+        _envelope({"no": "ret"}),
+        _envelope({"ret": "0", "data": [1]}),
+    ):
+        with pytest.raises(JimengAPIError) as info:
+            decode_envelope(response, dict(context))
+        assert info.value.context["endpoint"] == "e"
+    with pytest.raises(APIError) as no_message:
+        decode_envelope(_envelope({"ret": "777", "errmsg": None}), {})
+    assert no_message.value.errmsg == ""
+
+
+@pytest.mark.anyio
+async def test_the_transport_uses_its_own_signer_settings_and_time_limit() -> None:
+    used: list[str] = []
+
+    async def own(request: SignableRequest) -> RequestSignature | None:
+        used.append("own")
+        return None
+
+    async def configured(request: SignableRequest) -> RequestSignature | None:
+        used.append("configured")
+        return None
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("get_history_by_ids"):
+            await anyio.sleep(30)
+        return httpx.Response(200, json={"ret": "0", "data": {}})
+
+    settings = Settings(app_version="9.1.0", request_signer=configured, request_timeout=0.05)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as client:
+        transport = Transport(
+            client=client,
+            settings=settings,
+            profile=settings.profile("cn"),
+            session_id="s",
+            metrics=Metrics(),
+            query_slots=anyio.Semaphore(1),
+            signer=own,
+        )
+        assert transport.closed is False
+        await transport.call(GENERATE, {})
+        assert used == ["own"]
+        with anyio.fail_after(10), pytest.raises(NetworkError) as info:
+            await transport.call(HISTORY, retries=0)
+        assert info.value.message == "no answer within 0.05s"
+
+
+@pytest.mark.anyio
+async def test_sent_headers_follow_the_settings_and_retries_are_counted_per_endpoint(
+    no_jitter: None,
+) -> None:
+    answers = [{"ret": "2004", "errmsg": "busy"}, {"ret": "0", "data": {}}]
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = answers.pop(0) if request.url.path.endswith("ids") else {"ret": "0"}
+        return httpx.Response(200, json=body)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        transport = _transport(client, app_version="9.1.0", retry_base_delay=0.001)
+        await transport.call(HISTORY)
+        await transport.call(USER_CREDIT)
+    assert transport.metrics.endpoint("get_history_by_ids").retries == 1
+    assert seen[0].headers["Appvr"] == "9.1.0"
+    assert seen[-1].url.raw_path == b"/commerce/v1/benefits/user_credit"  # no bare "?"
+
+
+@pytest.mark.anyio
+async def test_a_closed_transport_says_so_exactly() -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(Recorder())) as client:
+        transport = _transport(client)
+        transport.closed = True
+        with pytest.raises(SessionClosedError) as info:
+            await transport.call(HISTORY)
+    assert info.value.args[0] == "this session is closed; create a new one"
