@@ -71,7 +71,7 @@ MUTATION_TARGETS: dict[str, tuple[str, ...]] = {
     "cache": ("tests/test_cache.py",),
     "transport": ("tests/test_transport_unit.py", "tests/test_transport_exact.py"),
     "drafts": ("tests/test_drafts.py",),
-    "polling": ("tests/test_polling.py",),
+    "polling": ("tests/test_polling.py", "tests/test_polling_schedule.py"),
 }
 
 
