@@ -321,3 +321,12 @@ async def test_the_unknown_status_grace_restarts_after_a_known_status() -> None:
     assert isinstance(watch.error, UnknownStatusError)
     assert watch.error.status_code == 77
     assert anyio.current_time() - known_at[0] >= grace  # the grace counted from the second -1
+
+
+def test_record_kind_reads_the_first_item_that_says() -> None:
+    assert record_kind({"item_list": [5, {"other": 1}, {"image": {}}]}) == "image"
+    assert record_kind({"item_list": [{"video": {}}, {"image": {}}]}) == "video"
+    assert record_kind({"item_list": [{"other": 1}]}) is None
+    assert record_kind({"item_list": "x", "generate_type": "blend"}) == "image"
+    assert record_kind({"generate_type": "gen_video"}) == "video"
+    assert record_kind({"generate_type": "other"}) is None

@@ -246,3 +246,12 @@ async def test_a_polling_bug_is_typed_with_its_cause() -> None:
     assert isinstance(error, PollingError)
     assert str(error) == "polling failed unexpectedly: KeyError: 'surprise'"
     assert isinstance(error.__cause__, KeyError)
+
+
+@pytest.mark.parametrize(("kind", "first"), [("image", 2.0), ("video", 5.0), (None, 2.0)])
+async def test_the_first_ask_waits_the_kinds_first_delay(kind: str | None, first: float) -> None:
+    service = Service(running)
+    settings = SETTINGS.replace(poll_first_delay_image=2.0, poll_first_delay_video=5.0)
+    started = anyio.current_time()
+    await drive(service, {"a": kind}, settings=settings, calls=1)
+    assert service.calls[0][0] - started == first
