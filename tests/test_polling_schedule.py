@@ -255,3 +255,23 @@ async def test_the_first_ask_waits_the_kinds_first_delay(kind: str | None, first
     started = anyio.current_time()
     await drive(service, {"a": kind}, settings=settings, calls=1)
     assert service.calls[0][0] - started == first
+
+
+async def test_the_counters_count_rounds_and_requests() -> None:
+    service = Service(running)
+    settings = SETTINGS.replace(poll_batch_size=2)
+    poller = Poller(service.fetch, settings)
+    watches = [poller.watch(i, "image") for i in "abc"]
+    with anyio.fail_after(100_000):
+        async with anyio.create_task_group() as group:
+            service.target = 6
+
+            async def wait() -> None:
+                while True:
+                    await poller.wait(watches[0], watches[0].stamp, math.inf)
+
+            group.start_soon(wait)
+            await service.enough.wait()
+            group.cancel_scope.cancel()
+    assert poller.requests == len(service.calls) == 6
+    assert poller.rounds == 3  # three jobs in batches of two: two requests a round
