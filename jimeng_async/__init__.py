@@ -63,6 +63,7 @@ from .errors import (
     SignerRequiredError,
     TaskCancelledError,
     UnknownAPIError,
+    UnknownStatusError,
     UploadError,
 )
 from .metrics import Metrics
@@ -191,6 +192,7 @@ __all__ = [
     "TaskCancelledError",
     "TaskStatus",
     "UnknownAPIError",
+    "UnknownStatusError",
     "UploadError",
     "VideoModel",
     "VideoModelName",

@@ -313,6 +313,7 @@ class Settings(BaseModel):
     poll_max_interval: float = Field(10.0, gt=0)
     download_concurrency: int = Field(4, ge=1)
     job_not_found_grace: float = Field(60.0, gt=0)
+    unknown_status_grace: float = Field(300.0, gt=0)
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(30.0, gt=0)
     stall_timeout: float = Field(60.0, gt=0)

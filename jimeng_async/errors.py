@@ -14,6 +14,7 @@
     ├── TaskCancelledError               TASK_CANCELLED    the job goes on: resume it
     ├── SessionClosedError               SESSION_CLOSED    resume in an open session
     ├── JobNotFoundError                 JOB_NOT_FOUND     check the id and the account
+    ├── UnknownStatusError               UNKNOWN_STATUS    an unknown status persisted
     ├── PollingError                     POLLING_ERROR     a bug: report the chained cause
     └── APIError                         API_ERROR         the service or the network said no
         ├── AuthError                    AUTH_FAILED       HTTP 401, ret 1015 / 1001 / 1002
@@ -336,6 +337,24 @@ class JobNotFoundError(JimengError):
     def __init__(self, message: str, *, history_id: str) -> None:
         super().__init__(message, history_id=history_id)
         self.history_id: str = history_id
+
+
+class UnknownStatusError(JimengError):
+    """A job's record kept a status code the library does not know for `unknown_status_grace`.
+
+    `record_status` is the service's raw code (e.g. -1, 77); the job may still finish.
+    """
+
+    code = "UNKNOWN_STATUS"
+    hint = (
+        "Resume the job later by its history_id; if the service added a status, upgrade "
+        "jimeng-async. Settings(unknown_status_grace=...) sets how long such a status is awaited."
+    )
+
+    def __init__(self, message: str, *, history_id: str, record_status: int | None) -> None:
+        super().__init__(message, history_id=history_id)
+        self.history_id: str = history_id
+        self.record_status = record_status
 
 
 class PollingError(JimengError):

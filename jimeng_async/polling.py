@@ -38,6 +38,7 @@ from .errors import (
     PermissionDeniedError,
     PollingError,
     RateLimitError,
+    UnknownStatusError,
 )
 from .models import (
     HistoryRecord,
@@ -115,6 +116,7 @@ class Watch:
         "stamp",
         "status",
         "unchanged",
+        "unknown_since",
         "users",
         "waiting",
     )
@@ -134,6 +136,7 @@ class Watch:
         self.expected = 0.0  # when the last forecast said the job would be done
         self.absent_since: float | None = now
         self.unchanged = 0
+        self.unknown_since: float | None = None
         self.failures = 0
         self.users = 0
         self.followers = 0  # progress() iterators: they want the steps, not only the end
@@ -438,12 +441,33 @@ class Poller:
             self._fail([watch], exc)
             return
         watch.unchanged = 0 if record.status != before else watch.unchanged + 1
+        if self._unknown_persists(watch, record, now):
+            return
         watch.publish(record)
         if watch.finished:
             if self._is_pending(watch):
                 del self._watches[watch.history_id]
             return
         watch.next_due = self._next_due(watch, now)
+
+    def _unknown_persists(self, watch: Watch, record: HistoryRecord, now: float) -> bool:
+        """An unknown status counts as running until it lasts `unknown_status_grace`: then fail."""
+        if record.status != TaskStatus.UNKNOWN:
+            watch.unknown_since = None
+            return False
+        if watch.unknown_since is None:
+            watch.unknown_since = now
+        lasted = now - watch.unknown_since
+        if lasted < self._settings.unknown_status_grace:
+            return False
+        error = UnknownStatusError(
+            f"job {watch.history_id} has kept status {record.status_code}, which this library "
+            f"does not know, for {lasted:.3g}s",
+            history_id=watch.history_id,
+            record_status=record.status_code,
+        )
+        self._fail([watch], error)
+        return True
 
     def _absent(self, watch: Watch, now: float) -> None:
         """The answer lacks the job: normal right after a submit, an unknown id after a grace."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import anyio
 import pytest
 
@@ -115,3 +117,164 @@ async def test_cancelled_loader_hands_over_to_a_waiter() -> None:
         leader_scope.cancel()
     assert got == [2]
     assert loads == 2
+
+
+async def test_concurrent_callers_share_one_failure() -> None:
+    cache: TTLCache[int] = TTLCache(10)
+    gate = anyio.Event()
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        await gate.wait()
+        raise RuntimeError("shared boom")
+
+    errors: list[str] = []
+
+    async def get() -> None:
+        try:
+            await cache.get("k", load)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(get)
+        await anyio.wait_all_tasks_blocked()
+        gate.set()
+    assert loads == 1
+    assert errors == ["shared boom"] * 5
+    assert cache.peek("k") is None
+
+
+async def test_keys_are_cached_apart_and_invalidated_alone_or_all() -> None:
+    clock = Clock()
+    cache: TTLCache[str] = TTLCache(5, clock=clock)
+    loads: list[str] = []
+
+    def loader(value: str) -> Callable[[], Awaitable[str]]:
+        async def load() -> str:
+            loads.append(value)
+            return value
+
+        return load
+
+    assert await cache.get("a", loader("A")) == "A"
+    assert await cache.get("b", loader("B")) == "B"
+    assert (cache.peek("a"), cache.peek("b"), cache.peek("c")) == ("A", "B", None)
+    cache.invalidate("a")
+    assert (cache.peek("a"), cache.peek("b")) == (None, "B")
+    cache.invalidate()
+    assert cache.peek("b") is None
+    assert await cache.get("b", loader("B2")) == "B2"
+    assert loads == ["A", "B", "B2"]
+    clock.now = 4.999
+    assert cache.peek("b") == "B2"
+    clock.now = 5.0
+    assert cache.peek("b") is None
+
+
+async def test_refresh_loads_again_beside_a_load_under_way() -> None:
+    cache: TTLCache[int] = TTLCache(10)
+    first_gate, second_gate = anyio.Event(), anyio.Event()
+    loads: list[str] = []
+
+    async def first() -> int:
+        loads.append("first")
+        await first_gate.wait()
+        raise RuntimeError("first failed")
+
+    async def second() -> int:
+        loads.append("second")
+        await second_gate.wait()
+        return 2
+
+    async def third() -> int:
+        loads.append("third")
+        return 3
+
+    got: dict[str, int] = {}
+
+    async def run_first() -> None:
+        with pytest.raises(RuntimeError):
+            await cache.get("k", first)
+
+    async def run(name: str, load: Callable[[], Awaitable[int]], refresh: bool) -> None:
+        got[name] = await cache.get("k", load, refresh=refresh)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run_first)
+        await anyio.wait_all_tasks_blocked()
+        group.start_soon(run, "refreshed", second, True)  # does not wait for the first
+        await anyio.wait_all_tasks_blocked()
+        assert loads == ["first", "second"]
+        first_gate.set()  # the first load fails; the second flight must stay joinable
+        await anyio.wait_all_tasks_blocked()
+        group.start_soon(run, "joined", third, False)
+        await anyio.wait_all_tasks_blocked()
+        second_gate.set()
+    assert got == {"refreshed": 2, "joined": 2}
+    assert loads == ["first", "second"]
+
+
+async def test_a_load_that_gives_nothing_is_loaded_again_by_its_waiters() -> None:
+    cache: TTLCache[int | None] = TTLCache(10)
+    gate = anyio.Event()
+    loads = 0
+
+    async def load() -> int | None:
+        nonlocal loads
+        loads += 1
+        if loads == 1:
+            await gate.wait()
+            return None
+        return 9
+
+    got: list[int | None] = []
+
+    async def get() -> None:
+        got.append(await cache.get("k", load))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(get)
+        await anyio.wait_all_tasks_blocked()
+        group.start_soon(get)
+        await anyio.wait_all_tasks_blocked()
+        gate.set()
+    assert sorted(got, key=str) == [9, None]
+    assert loads == 2
+
+
+async def test_with_no_ttl_callers_still_share_the_load_under_way() -> None:
+    cache: TTLCache[int] = TTLCache(0)
+    gate = anyio.Event()
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        await gate.wait()
+        return 4
+
+    got: list[int] = []
+
+    async def get() -> None:
+        got.append(await cache.get("k", load))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(get)
+        await anyio.wait_all_tasks_blocked()
+        gate.set()
+    assert (got, loads) == ([4, 4, 4], 1)
+    assert cache.peek("k") is None  # nothing stays
+    assert await cache.get("k", load) == 4
+    assert loads == 2
+
+
+def test_invalidating_an_unknown_key_is_harmless() -> None:
+    cache: TTLCache[int] = TTLCache(1)
+    cache.invalidate("never loaded")
+    cache.invalidate()
+    assert cache.peek("never loaded") is None

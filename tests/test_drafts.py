@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -583,3 +584,88 @@ def test_bodies_pass_the_emulators_checker() -> None:
         spec = check_generate(body, Context(REGIONS["cn"], committed)).spec
         assert spec.model == req.model_id
         assert spec.kind == ("video" if video else "image")
+
+
+# --- exact values the mutation run asked for ---------------------------------------------------
+
+
+def _phrase(text: str, message: str) -> bool:
+    """`text` stands in `message` as its own words (not inside a longer token)."""
+    return re.search(rf"(^|[\s(:]){re.escape(text)}($|[\s),])", message) is not None
+
+
+def test_video_bodies_carry_the_models_own_benefit_type() -> None:
+    model = registry.VIDEO_MODELS["jimeng-video-seedance-2.0"]
+    expected = {**VIDEO_COMMERCE_INFO, "benefit_type": "dreamina_video_seedance_20_pro"}
+    assert drafts.video_commerce_info(model.id) == expected
+    body = build_generate_body(
+        draft=video_draft(), model_id=model.id, submit_id="s", aid=513695, video=True
+    )
+    assert body["extend"]["m_video_commerce_info"] == expected
+    assert body["extend"]["m_video_commerce_info_list"] == [expected]
+
+
+def test_wall_clock_is_in_whole_milliseconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("jimeng_async.drafts.time.time_ns", lambda: 1_700_000_000_123_999_999)
+    assert drafts.wall_clock_ms() == 1_700_000_000_123
+
+
+def test_model_choices_lists_the_aliases_then_raw_ids() -> None:
+    for kind in ("image", "video"):
+        aliases = ", ".join(registry.aliases_in(kind, None))
+        assert drafts.model_choices(kind) == aliases + ", or a raw model id without spaces"
+
+
+def test_a_model_that_is_not_a_string_is_named() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        resolve_model(5, kind="video")  # type: ignore[arg-type]
+    assert info.value.field == "model"
+    assert info.value.allowed == drafts.model_choices("video")
+    assert _phrase("must be a string", str(info.value))
+
+
+def test_model_refusals_say_why() -> None:
+    cases = [
+        ("jimeng-4.0", "video", "'jimeng-4.0' is an image model, not a video model"),
+        ("jimeng-video-3.0", "image", "'jimeng-video-3.0' is a video model, not an image model"),
+        ("jimeng-9", "image", "'jimeng-9' is not a known alias"),
+        ("a b", "image", "'a b' is not a model alias or id"),
+    ]
+    for value, kind, reason in cases:
+        with pytest.raises(InvalidInputError) as info:
+            resolve_model(value, kind=kind)  # type: ignore[arg-type]
+        assert _phrase(reason, str(info.value)), str(info.value)
+    long_name = "jimeng-" + "x" * 80
+    with pytest.raises(InvalidInputError) as cut:
+        resolve_model(long_name, kind="image")
+    assert _phrase(f"{long_name[:60]!r} is not a known alias", str(cut.value))
+    spaced = "a " + "y" * 80
+    with pytest.raises(InvalidInputError) as cut_spaced:
+        resolve_model(spaced, kind="image")
+    assert _phrase(f"{spaced[:60]!r} is not a model alias or id", str(cut_spaced.value))
+
+
+def test_an_image_count_refusal_names_the_count() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        check_image_count(11)
+    assert info.value.field == "images"
+    assert _phrase("11 images given", str(info.value))
+
+
+def test_image_nodes_take_their_ids_from_the_draft_factory() -> None:
+    blend = image_draft((upload(1), upload(2)))
+    video = video_draft(upload(3), upload(4))
+    for draft in (blend, video):
+        ids = [node["id"] for node in walk_dicts(draft)]
+        assert all(node_id.startswith("id-") for node_id in ids), ids
+
+
+def test_a_video_seed_left_open_comes_from_the_rng() -> None:
+    req = VideoRequest(prompt="waves")
+
+    def seed_of(rng_seed: int) -> int:
+        draft = build_video_draft(req, submit_id="s", rng=random.Random(rng_seed))
+        seed: int = component_of(draft)["abilities"]["gen_video"]["text_to_video_params"]["seed"]
+        return seed
+
+    assert seed_of(11) == seed_of(11) == random_seed(random.Random(11))

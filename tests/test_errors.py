@@ -65,6 +65,11 @@ CASES: list[tuple[Callable[[], jm.JimengError], str, dict[str, Any]]] = [
         "JOB_NOT_FOUND",
         {"history_id": "h5"},
     ),
+    (
+        lambda: jm.UnknownStatusError("odd status", history_id="h7", record_status=-1),
+        "UNKNOWN_STATUS",
+        {"history_id": "h7", "record_status": -1},
+    ),
     (lambda: jm.PollingError("bug", history_id="h6"), "POLLING_ERROR", {"history_id": "h6"}),
     (lambda: jm.PoolError("no account"), "POOL_ERROR", {}),
     (

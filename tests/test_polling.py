@@ -17,6 +17,7 @@ from jimeng_async import (
     ServerError,
     Settings,
     TaskStatus,
+    UnknownStatusError,
 )
 from jimeng_async.polling import Poller, Watch, record_kind
 
@@ -268,3 +269,64 @@ def test_record_kind_reads_the_record() -> None:
     assert record_kind({"item_list": [{"image": {"large_images": []}}]}) == "image"
     assert record_kind({"generate_type": "blend"}) == "image"
     assert record_kind({"status": 20}) is None
+
+
+@pytest.mark.parametrize("code", [-1, -2, 77])
+async def test_a_persisting_unknown_status_becomes_a_typed_error(code: int) -> None:
+    service = FakeService()
+    service.records["odd"] = {"status": code}
+    poller = Poller(service.fetch, FAST.replace(unknown_status_grace=0.05))
+    watch = poller.watch("odd", "image")
+    started = anyio.current_time()
+    with anyio.fail_after(SAFETY):
+        await finish(poller, watch)
+    assert isinstance(watch.error, UnknownStatusError)
+    assert (watch.error.history_id, watch.error.record_status) == ("odd", code)
+    assert str(code) in str(watch.error)
+    assert str(watch.error).endswith(UnknownStatusError.hint)  # says to resume it later
+    assert anyio.current_time() - started >= 0.05  # it counted as running for the grace
+    assert poller.pending == 0
+
+
+async def test_an_unknown_status_that_moves_on_is_only_a_phase() -> None:
+    service = FakeService()
+    service.records["odd"] = {"status": -1}
+    poller = Poller(service.fetch, FAST.replace(unknown_status_grace=SAFETY * 10))
+    watch = poller.watch("odd", "image")
+    with anyio.fail_after(SAFETY):
+        async with anyio.create_task_group() as group:
+            group.start_soon(finish, poller, watch)
+            await service.called.wait()
+            service.records["odd"] = {"status": 50, "item_list": []}
+    assert watch.error is None
+    assert watch.record is not None
+    assert watch.record.status is TaskStatus.COMPLETED
+
+
+async def test_the_unknown_status_grace_restarts_after_a_known_status() -> None:
+    grace = 0.05
+    known_at: list[float] = []
+    answers = iter([-1, 20])  # unknown, then known once, then unknown for good
+
+    async def fetch(ids: list[str]) -> Mapping[str, Any]:
+        code = next(answers, 77)
+        if code == 20:
+            known_at.append(anyio.current_time())
+        return {"odd": {"status": code}}
+
+    poller = Poller(fetch, FAST.replace(unknown_status_grace=grace))
+    watch = poller.watch("odd", "image")
+    with anyio.fail_after(SAFETY):
+        await finish(poller, watch)
+    assert isinstance(watch.error, UnknownStatusError)
+    assert watch.error.record_status == 77
+    assert anyio.current_time() - known_at[0] >= grace  # the grace counted from the second -1
+
+
+def test_record_kind_reads_the_first_item_that_says() -> None:
+    assert record_kind({"item_list": [5, {"other": 1}, {"image": {}}]}) == "image"
+    assert record_kind({"item_list": [{"video": {}}, {"image": {}}]}) == "video"
+    assert record_kind({"item_list": [{"other": 1}]}) is None
+    assert record_kind({"item_list": "x", "generate_type": "blend"}) == "image"
+    assert record_kind({"generate_type": "gen_video"}) == "video"
+    assert record_kind({"generate_type": "other"}) is None

@@ -186,6 +186,23 @@ async def test_unknown_id_resumes_to_job_not_found_within_the_grace(
     )
 
 
+async def test_a_status_the_library_does_not_know_fails_typed_after_its_grace(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    settings = jimeng_emulator.settings(unknown_status_grace=0.5)
+    grace = settings.unknown_status_grace
+    async with jm.JimengSession(jimeng_token, settings=settings) as s:
+        task = await s.submit_image("a job the service puts in a new state")
+        jimeng_emulator.set_record_status(task.history_id, -1)
+        with anyio.fail_after(SAFETY), pytest.raises(jm.UnknownStatusError) as info:
+            await task
+        after_first_unknown = jimeng_emulator.stats.requests["get_history_by_ids"]
+    assert (info.value.history_id, info.value.record_status) == (task.history_id, -1)
+    assert task.status is jm.TaskStatus.FAILED
+    # Polled at the back-off during the grace, not for the generation limit.
+    assert after_first_unknown <= grace / settings.poll_min_interval + 2
+
+
 async def test_resume_reads_the_kind_from_the_record(
     jimeng_emulator: Emulator, jimeng_token: str
 ) -> None:

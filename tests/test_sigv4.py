@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -482,3 +483,279 @@ def test_parse_authorization_of_a_signed_request() -> None:
     assert auth.access_key_id == "AKTPabc"
     assert auth.signed_headers == ("x-amz-content-sha256", "x-amz-date", "x-amz-security-token")
     assert len(auth.signature) == 64
+
+
+# -- exact answers: the emulator sends these texts back, as AWS does ------------------------
+
+_SCOPE = "Credential=a/20240506/cn-north-1/imagex/aws4_request"
+_SIGNATURE = "Signature=" + "0" * 64
+
+
+@pytest.mark.parametrize(
+    ("header", "error", "message"),
+    [
+        (None, sigv4.MissingAuthorizationError, "the request has no Authorization header"),
+        ("", sigv4.MissingAuthorizationError, "the request has no Authorization header"),
+        (
+            f"AWS4-HMAC-SHA1 {_SCOPE}, SignedHeaders=x-amz-date, {_SIGNATURE}",
+            sigv4.MalformedAuthorizationError,
+            "Authorization must start with AWS4-HMAC-SHA256",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 {_SCOPE}, junk, {_SIGNATURE}",
+            sigv4.MalformedAuthorizationError,
+            "Authorization has a malformed part 'junk'",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 {_SCOPE}, {_SCOPE}, {_SIGNATURE}",
+            sigv4.MalformedAuthorizationError,
+            "Authorization has a malformed part 'Credential'",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 {_SCOPE}, SignedHeaders=x-amz-date, Sig=1",
+            sigv4.MalformedAuthorizationError,
+            "Authorization needs exactly Credential, SignedHeaders and Signature",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 {_SCOPE}, SignedHeaders=x-amz-date, {_SIGNATURE}, Extra=1",
+            sigv4.MalformedAuthorizationError,
+            "Authorization needs exactly Credential, SignedHeaders and Signature",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 Credential=a//cn-north-1/imagex/aws4_request, "
+            f"SignedHeaders=x-amz-date, {_SIGNATURE}",
+            sigv4.MalformedAuthorizationError,
+            "Credential must be <key>/<YYYYMMDD>/<region>/<service>/aws4_request",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 Credential=a/20240506/cn-north-1/imagex/aws4, "
+            f"SignedHeaders=x-amz-date, {_SIGNATURE}",
+            sigv4.MalformedAuthorizationError,
+            "Credential must be <key>/<YYYYMMDD>/<region>/<service>/aws4_request",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 {_SCOPE}, SignedHeaders=x-amz-date;;host, {_SIGNATURE}",
+            sigv4.MalformedAuthorizationError,
+            "SignedHeaders must be sorted lower-case header names",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 {_SCOPE}, SignedHeaders=X-Amz-Date, {_SIGNATURE}",
+            sigv4.MalformedAuthorizationError,
+            "SignedHeaders must be sorted lower-case header names",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 {_SCOPE}, SignedHeaders=x-amz-date;x-amz-date, {_SIGNATURE}",
+            sigv4.MalformedAuthorizationError,
+            "SignedHeaders must be sorted lower-case header names",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 {_SCOPE}, SignedHeaders=x-amz-date, Signature=" + "X" * 64,
+            sigv4.MalformedAuthorizationError,
+            "Signature must be 64 lower-case hex digits",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 {_SCOPE}, SignedHeaders=x-amz-date, Signature=" + "A" * 64,
+            sigv4.MalformedAuthorizationError,
+            "Signature must be 64 lower-case hex digits",
+        ),
+        (
+            f"AWS4-HMAC-SHA256 {_SCOPE}, SignedHeaders=x-amz-date, Signature=" + "a" * 63,
+            sigv4.MalformedAuthorizationError,
+            "Signature must be 64 lower-case hex digits",
+        ),
+    ],
+)
+def test_parse_authorization_names_the_problem_exactly(
+    header: str | None, error: type[sigv4.SigV4Error], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        parse_authorization(header)
+    assert type(info.value) is error
+    assert str(info.value) == message
+
+
+def test_parse_authorization_splits_each_part_at_its_first_equals_sign() -> None:
+    auth = parse_authorization(
+        f"AWS4-HMAC-SHA256 Credential=k=1/20240506/r/s/aws4_request, SignedHeaders=a;b, "
+        f"Signature={'f' * 64}"
+    )
+    assert (auth.access_key_id, auth.date, auth.region, auth.service) == (
+        "k=1",
+        "20240506",
+        "r",
+        "s",
+    )
+    assert auth.signed_headers == ("a", "b")
+    assert auth.signature == "f" * 64
+
+
+@pytest.mark.parametrize(
+    ("path", "canonical"),
+    [
+        ("", "/"),
+        ("/", "/"),
+        ("a/b", "a/b"),
+        ("/a/./b/../c/", "/a/c/"),
+        ("/../..", "/"),
+        ("//a//b", "/a/b"),
+        ("/a b/~x/é", "/a%20b/~x/%C3%A9"),
+    ],
+)
+def test_canonical_uri(path: str, canonical: str) -> None:
+    assert sigv4.canonical_uri(path) == canonical
+
+
+def test_query_inside_the_url_is_refused_with_this_message() -> None:
+    with pytest.raises(ValueError, match=r"^pass the query as params, not inside the url$"):
+        sign_request(
+            method="GET",
+            url="https://imagex.bytedanceapi.com/?Action=x",
+            params={},
+            body=None,
+            credentials=FIXED_CREDENTIALS,
+            region="cn-north-1",
+            now=FIXED_NOW,
+        )
+
+
+@pytest.mark.parametrize("value", ["2024-05-06T07:08:09Z", "20240506T070809", "20240506T7089Z"])
+def test_a_malformed_x_amz_date_is_named(value: str) -> None:
+    headers = signed_post()
+    headers["x-amz-date"] = value
+    with pytest.raises(sigv4.MalformedAuthorizationError) as info:
+        verify(headers)
+    assert str(info.value) == "x-amz-date must be YYYYMMDD'T'HHMMSS'Z'"
+
+
+def test_verify_names_every_problem_exactly() -> None:
+    unsigned = sign_request(
+        method="POST",
+        url="https://imagex.bytedanceapi.com/",
+        params=FIXED_PARAMS,
+        body=b'{"SessionKey":"abc"}',
+        credentials=FIXED_CREDENTIALS,
+        region="cn-north-1",
+        now=FIXED_NOW,
+    )
+    cases: list[tuple[dict[str, str], dict[str, Any], type[sigv4.SigV4Error], str]] = [
+        (
+            unsigned,
+            {"required_headers": ("x-amz-content-sha256", "host", "x-amz-date")},
+            sigv4.MalformedAuthorizationError,
+            "SignedHeaders must include x-amz-content-sha256, host",
+        ),
+        (
+            {k: v for k, v in signed_post().items() if not k.startswith("x-amz-")},
+            {},
+            sigv4.MalformedAuthorizationError,
+            "signed header(s) not sent: x-amz-content-sha256, x-amz-date, x-amz-security-token",
+        ),
+        (
+            signed_post(),
+            {"required_headers": ()} | {"body": b"other"},
+            sigv4.ContentHashMismatchError,
+            "x-amz-content-sha256 does not match the SHA-256 of the body",
+        ),
+        (
+            {**signed_post(), "x-amz-security-token": "changed"},
+            {},
+            sigv4.SignatureMismatchError,
+            "the request signature we calculated does not match the signature you provided",
+        ),
+        (
+            signed_post(),
+            {"region": "us-east-1"},
+            sigv4.CredentialScopeError,
+            "Credential should be scoped to a valid region: 'us-east-1', not 'cn-north-1'",
+        ),
+        (
+            signed_post(),
+            {"service": "s3"},
+            sigv4.CredentialScopeError,
+            "Credential should be scoped to the correct service: 's3', not 'imagex'",
+        ),
+        (
+            {**signed_post(), "x-amz-date": "20240507T070809Z"},
+            {"now": datetime(2024, 5, 7, 7, 8, 9, tzinfo=timezone.utc)},
+            sigv4.CredentialScopeError,
+            "the date in the Credential scope does not match the date of x-amz-date",
+        ),
+        (
+            signed_post(),
+            {"now": FIXED_NOW + timedelta(seconds=901), "max_skew": 900},
+            sigv4.RequestTimeTooSkewedError,
+            "x-amz-date 20240506T070809Z is more than 900 s from the server time 20240506T072310Z",
+        ),
+    ]
+    for headers, changes, error, message in cases:
+        with pytest.raises(error) as info:
+            verify(headers, **changes)
+        assert type(info.value) is error
+        assert str(info.value) == message
+
+
+def test_a_signed_x_amz_date_header_must_be_present() -> None:
+    headers = sign_request(
+        method="POST",
+        url="https://imagex.bytedanceapi.com/",
+        params=FIXED_PARAMS,
+        body=b'{"SessionKey":"abc"}',
+        credentials=FIXED_CREDENTIALS,
+        region="cn-north-1",
+        now=FIXED_NOW,
+        include_content_sha256=True,
+    )
+    # Signed over only the token: x-amz-date is neither required nor sent.
+    headers["Authorization"] = headers["Authorization"].replace(
+        "SignedHeaders=x-amz-content-sha256;x-amz-date;x-amz-security-token",
+        "SignedHeaders=x-amz-security-token",
+    )
+    del headers["x-amz-date"]
+    with pytest.raises(sigv4.MalformedAuthorizationError) as info:
+        verify(headers, required_headers=())
+    assert str(info.value) == "the request has no x-amz-date header"
+
+
+def test_the_skew_limit_is_inclusive_and_a_naive_now_is_utc() -> None:
+    exactly = FIXED_NOW + timedelta(seconds=sigv4.MAX_CLOCK_SKEW)
+    assert verify(signed_post(), now=exactly)
+    assert verify(signed_post(), now=FIXED_NOW - timedelta(seconds=sigv4.MAX_CLOCK_SKEW))
+    naive = (FIXED_NOW + timedelta(seconds=sigv4.MAX_CLOCK_SKEW + 1)).replace(tzinfo=None)
+    with pytest.raises(sigv4.RequestTimeTooSkewedError):
+        verify(signed_post(), now=naive)
+    assert verify(signed_post(), now=None)  # no clock: no skew check
+
+
+def test_verify_signs_over_the_path_it_is_given() -> None:
+    headers = sign_request(
+        method="PUT",
+        url="https://imagex.bytedanceapi.com/upload/a b",
+        params={},
+        body=b"x",
+        credentials=FIXED_CREDENTIALS,
+        region="cn-north-1",
+        now=FIXED_NOW,
+    )
+    kwargs: dict[str, Any] = {
+        "method": "put",
+        "params": {},
+        "headers": headers,
+        "body": b"x",
+        "secret_access_key": FIXED_CREDENTIALS.secret_access_key,
+        "region": "cn-north-1",
+    }
+    assert verify_request(path="/upload/a b", **kwargs).region == "cn-north-1"
+    with pytest.raises(sigv4.SignatureMismatchError):
+        verify_request(path="/", **kwargs)
+
+
+def test_amz_date_is_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        shanghai = timezone(timedelta(hours=8))
+        assert amz_date(datetime(2024, 5, 6, 15, 8, 9, tzinfo=shanghai)) == "20240506T070809Z"
+        assert amz_date(datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)) == "20240506T070809Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -40,6 +40,7 @@ _POLL_FIELDS = (
     "poll_min_interval",
     "poll_max_interval",
     "job_not_found_grace",
+    "unknown_status_grace",
 )
 _POLL_FLOOR = 0.005
 #: The emulator answers in milliseconds: a request still open after this is a broken test.
@@ -329,6 +330,11 @@ class Emulator:
     def record_status(self, history_id: str) -> int:
         """The current status (20, 42, 45, 50 or 30) of a record."""
         return self.state.records[history_id].view(self.state.now()).status
+
+    def set_record_status(self, history_id: str, status: int | None) -> None:
+        """Make the record show `status` (any code, e.g. one not in PROTOCOL.md §6) from now on;
+        None returns it to its timeline."""
+        self.state.records[history_id].forced_status = status
 
     def record_json(self, history_id: str) -> dict[str, Any]:
         """A record exactly as get_history_by_ids would show it now."""

@@ -117,6 +117,7 @@ class Record:
     fail_code: str | None = None
     fail_at: float = 0.0
     numeric_fail_code: bool = False  # the service sends fail_code as a number or a string
+    forced_status: int | None = None  # a status the service may add one day (set_record_status)
 
     @property
     def item_count(self) -> int:
@@ -127,6 +128,8 @@ class Record:
         t = now - self.created_at
         p = self.phases
         generate_cost = p.finish - p.queue_end
+        if self.forced_status is not None:
+            return RecordView(self.forced_status, "0", 0, False, 0.0, 0.0, 0.0)
         if self.fail_code is not None and t >= self.fail_at:
             return RecordView(
                 FAILED, self.fail_code, 0, False, 0.0, 0.0, self.created_wall + self.fail_at

@@ -1,0 +1,278 @@
+"""When the poller asks for a job, on a virtual clock (trio's MockClock with autojump: time
+jumps whenever every task waits), so the schedule is exact and no test waits in real time.
+
+The figures are the documented ones: an unchanged job is asked again after min interval x 1.5
+per unchanged answer (a video starts at 3 x min), failures double the gap, a forecast or a
+Retry-After is honoured, everything on the grid of min interval and capped at max interval.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+import pytest
+from trio.testing import MockClock
+
+from jimeng_async import (
+    JobNotFoundError,
+    PollingError,
+    RateLimitError,
+    ServerError,
+    Settings,
+    UnknownStatusError,
+)
+from jimeng_async.polling import Poller, Watch
+
+pytestmark = pytest.mark.anyio
+
+SETTINGS = Settings(
+    poll_first_delay_image=0.0,
+    poll_first_delay_video=0.0,
+    poll_min_interval=1.0,
+    poll_max_interval=10.0,
+    poll_batch_size=10,
+    job_not_found_grace=60.0,
+    unknown_status_grace=300.0,
+)
+
+Answer = Callable[[int, list[str]], Mapping[str, Any]]
+
+
+@pytest.fixture
+def anyio_backend() -> tuple[str, dict[str, Any]]:
+    return "trio", {"clock": MockClock(autojump_threshold=0)}
+
+
+class Service:
+    """get_history_by_ids answered by `answer(call number, ids)`; each call's time and ids kept."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.calls: list[tuple[float, list[str]]] = []
+        self.target = math.inf
+        self.enough = anyio.Event()
+
+    async def fetch(self, ids: list[str]) -> Mapping[str, Any]:
+        self.calls.append((anyio.current_time(), list(ids)))
+        if len(self.calls) >= self.target:
+            self.enough.set()
+        return self.answer(len(self.calls), ids)
+
+    def times(self, history_id: str) -> list[float]:
+        """When `history_id` was asked for, relative to the first call."""
+        start = self.calls[0][0]
+        return [round(t - start, 6) for t, ids in self.calls if history_id in ids]
+
+
+def running(_n: int, ids: list[str]) -> Mapping[str, Any]:
+    return {i: {"status": 20} for i in ids}
+
+
+async def drive(
+    service: Service, ids: dict[str, str | None], *, settings: Settings = SETTINGS, calls: int
+) -> dict[str, Watch]:
+    """Wait on every job (the waiters take turns driving) until `calls` requests were sent."""
+    poller = Poller(service.fetch, settings)
+    watches = {i: poller.watch(i, kind) for i, kind in ids.items()}  # type: ignore[arg-type]
+
+    async def wait(watch: Watch) -> None:
+        while not watch.finished:
+            await poller.wait(watch, watch.stamp, math.inf)
+        if all(w.finished for w in watches.values()):
+            service.enough.set()
+
+    service.target = calls
+
+    with anyio.fail_after(100_000):  # virtual seconds: a guard against a hang
+        async with anyio.create_task_group() as group:
+            for watch in watches.values():
+                group.start_soon(wait, watch)
+            await service.enough.wait()
+            group.cancel_scope.cancel()
+    return watches
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [round(b - a, 6) for a, b in itertools.pairwise(times)]
+
+
+async def test_an_unchanged_image_job_is_asked_at_growing_gaps_up_to_the_cap() -> None:
+    service = Service(running)
+    await drive(service, {"a": "image"}, calls=10)
+    assert gaps(service.times("a")) == [1, 2, 3, 4, 6, 8, 10, 10, 10]
+
+
+async def test_an_unchanged_video_job_starts_at_three_min_intervals() -> None:
+    service = Service(running)
+    await drive(service, {"v": "video"}, calls=7)
+    assert gaps(service.times("v")) == [3, 5, 7, 10, 10, 10]
+
+
+async def test_a_change_of_status_restarts_the_gaps() -> None:
+    statuses = {1: 20, 2: 20, 3: 20, 4: 42}
+    service = Service(lambda n, ids: {"a": {"status": statuses.get(n, 42)}})
+    await drive(service, {"a": "image"}, calls=7)
+    assert gaps(service.times("a")) == [1, 2, 3, 1, 2, 3]
+
+
+async def test_failures_double_the_gap_up_to_the_cap() -> None:
+    def down(_n: int, _ids: list[str]) -> Mapping[str, Any]:
+        raise ServerError("boom")
+
+    service = Service(down)
+    await drive(service, {"a": "image"}, calls=6)
+    assert gaps(service.times("a")) == [2, 4, 8, 10, 10]
+
+
+async def test_a_success_resets_the_failure_count() -> None:
+    def flaky(n: int, ids: list[str]) -> Mapping[str, Any]:
+        if n in (1, 2, 4):
+            raise ServerError("boom")
+        return running(n, ids)
+
+    service = Service(flaky)
+    await drive(service, {"a": "image"}, calls=6)
+    # fail, fail (2, 4), answer (1: a new status), fail again from 2, the same answer (1.5)
+    assert gaps(service.times("a")) == [2, 4, 1, 2, 2]
+
+
+async def test_a_retry_after_longer_than_the_back_off_is_honoured() -> None:
+    def limited(n: int, ids: list[str]) -> Mapping[str, Any]:
+        if n == 1:
+            raise RateLimitError("slow down", retry_after=7.5)
+        if n == 2:
+            raise RateLimitError("slow down", retry_after=0.5)  # shorter: the back-off wins
+        if n == 3:
+            raise RateLimitError("slow down", retry_after=None)
+        return running(n, ids)
+
+    service = Service(limited)
+    await drive(service, {"a": "image"}, calls=4)
+    assert gaps(service.times("a")) == [8, 4, 8]
+
+
+@pytest.mark.parametrize(
+    ("forecast", "gap"),
+    [
+        # Asked just after the forecast end (+0.05 s), on a grid of 3/4 of the min interval.
+        ({"forecast_queue_cost": 4.2}, 4.5),
+        ({"forecast_generate_cost": 7}, 7.5),
+        ({"forecast_queue_cost": 3, "forecast_generate_cost": 4}, 7.5),
+        ({"forecast_queue_cost": 0.2}, 0.75),  # never sooner than one grid step
+        ({"forecast_queue_cost": 1000}, 60.75),  # trusted for at most 6 x max interval
+        ({"forecast_queue_cost": 0, "forecast_generate_cost": 0}, 1),  # no forecast: back-off
+    ],
+)
+async def test_a_forecast_sets_the_next_ask(forecast: dict[str, float], gap: float) -> None:
+    service = Service(lambda n, ids: {"a": {"status": 20, "forecast_cost_time": forecast}})
+    await drive(service, {"a": "image"}, calls=2)
+    assert gaps(service.times("a"))[0] == gap
+
+
+async def test_only_due_jobs_are_asked_in_full_batches() -> None:
+    def answer(_n: int, ids: list[str]) -> Mapping[str, Any]:
+        slow = {"status": 20, "forecast_cost_time": {"forecast_queue_cost": 40}}
+        return {i: (slow if i == "slow" else {"status": 20}) for i in ids}
+
+    service = Service(answer)
+    settings = SETTINGS.replace(poll_batch_size=2)
+    await drive(service, {"a": "image", "b": "image", "slow": "image"}, settings=settings, calls=8)
+    sizes = [len(ids) for _t, ids in service.calls]
+    assert max(sizes) <= 2
+    # a and b are due together every time; slow, due only after 40 s, never rides along.
+    assert service.times("slow") == [0]
+    assert gaps(service.times("a")) == gaps(service.times("b")) == [1, 2, 3, 4, 6, 8]
+
+
+async def test_a_lone_due_job_takes_the_soonest_other_along() -> None:
+    def answer(_n: int, ids: list[str]) -> Mapping[str, Any]:
+        later = {"status": 20, "forecast_cost_time": {"forecast_queue_cost": 2}}
+        return {i: (later if i == "b" else {"status": 20}) for i in ids}
+
+    service = Service(answer)
+    await drive(
+        service, {"a": "image", "b": "image"}, settings=SETTINGS.replace(poll_batch_size=2), calls=2
+    )
+    assert service.calls[1][1] == ["a", "b"]  # b was not due yet (2 s), but fills a's batch
+
+
+async def test_an_absent_job_is_asked_until_exactly_the_grace() -> None:
+    service = Service(lambda n, ids: {})
+    watches = await drive(
+        service, {"ghost": None}, settings=SETTINGS.replace(job_not_found_grace=12.0), calls=100
+    )
+    times = service.times("ghost")
+    assert times == [0, 2, 5, 9, 12]  # the back-off, then once at the grace
+    error = watches["ghost"].error
+    assert isinstance(error, JobNotFoundError)
+    assert error.history_id == "ghost"
+    assert "12s" in str(error)
+
+
+async def test_absence_counts_from_the_last_answer_that_had_the_job() -> None:
+    service = Service(lambda n, ids: {"a": {"status": 20}} if n <= 2 else {})
+    watches = await drive(
+        service, {"a": "image"}, settings=SETTINGS.replace(job_not_found_grace=5.0), calls=100
+    )
+    times = service.times("a")
+    assert times[-1] - times[2] == 5  # absent from the third answer on: failed 5 s later
+    assert isinstance(watches["a"].error, JobNotFoundError)
+
+
+async def test_an_unknown_status_fails_exactly_at_its_grace() -> None:
+    service = Service(lambda n, ids: {"a": {"status": 77}})
+    settings = SETTINGS.replace(unknown_status_grace=6.0)
+    watches = await drive(service, {"a": "image"}, settings=settings, calls=100)
+    times = service.times("a")
+    assert times == [0, 1, 3, 6]  # asked at the back-off; the answer at 6 s ends it
+    error = watches["a"].error
+    assert isinstance(error, UnknownStatusError)
+    assert error.record_status == 77
+    assert error.message == "job a has kept status 77, which this library does not know, for 6s"
+    assert str(error).endswith(UnknownStatusError.hint)  # the next step: resume later, upgrade
+
+
+async def test_a_polling_bug_is_typed_with_its_cause() -> None:
+    def broken(_n: int, _ids: list[str]) -> Mapping[str, Any]:
+        raise KeyError("surprise")
+
+    service = Service(broken)
+    watches = await drive(service, {"a": "image"}, calls=100)
+    error = watches["a"].error
+    assert isinstance(error, PollingError)
+    assert error.message == "polling failed unexpectedly: KeyError: 'surprise'"
+    assert str(error).endswith(PollingError.hint)
+    assert isinstance(error.__cause__, KeyError)
+
+
+@pytest.mark.parametrize(("kind", "first"), [("image", 2.0), ("video", 5.0), (None, 2.0)])
+async def test_the_first_ask_waits_the_kinds_first_delay(kind: str | None, first: float) -> None:
+    service = Service(running)
+    settings = SETTINGS.replace(poll_first_delay_image=2.0, poll_first_delay_video=5.0)
+    started = anyio.current_time()
+    await drive(service, {"a": kind}, settings=settings, calls=1)
+    assert service.calls[0][0] - started == first
+
+
+async def test_the_counters_count_rounds_and_requests() -> None:
+    service = Service(running)
+    settings = SETTINGS.replace(poll_batch_size=2)
+    poller = Poller(service.fetch, settings)
+    watches = [poller.watch(i, "image") for i in "abc"]
+    with anyio.fail_after(100_000):
+        async with anyio.create_task_group() as group:
+            service.target = 6
+
+            async def wait() -> None:
+                while True:
+                    await poller.wait(watches[0], watches[0].stamp, math.inf)
+
+            group.start_soon(wait)
+            await service.enough.wait()
+            group.cancel_scope.cancel()
+    assert poller.requests == len(service.calls) == 6
+    assert poller.rounds == 3  # three jobs in batches of two: two requests a round
