@@ -276,3 +276,196 @@ async def test_the_counters_count_rounds_and_requests() -> None:
             group.cancel_scope.cancel()
     assert poller.requests == len(service.calls) == 6
     assert poller.rounds == 3  # three jobs in batches of two: two requests a round
+
+
+class Exploding(Mapping[str, Any]):
+    """A record whose every read raises a non-Jimeng error: reading it is a bug in polling."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise RuntimeError("unreadable")
+
+    def __iter__(self) -> Any:
+        raise RuntimeError("unreadable")
+
+    def __len__(self) -> int:
+        return 1
+
+
+async def test_a_record_that_cannot_be_read_fails_only_its_own_job() -> None:
+    def answer(n: int, ids: list[str]) -> Mapping[str, Any]:
+        return {"bad": Exploding(), "good": {"status": 50 if n >= 2 else 20, "item_list": []}}
+
+    service = Service(answer)
+    watches = await drive(service, {"bad": "image", "good": "image"}, calls=100)
+    error = watches["bad"].error
+    assert isinstance(error, PollingError)
+    assert error.message == "reading the record failed unexpectedly: RuntimeError: unreadable"
+    assert isinstance(error.__cause__, RuntimeError)
+    assert watches["good"].error is None
+    assert watches["good"].record is not None
+    assert service.times("bad") == [0]  # failed for good: never asked again
+    assert service.times("good") == [0, 1]
+
+
+async def test_a_bug_while_driving_fails_the_drivers_job_only_and_the_role_moves_on() -> None:
+    service = Service(running)
+    poller = Poller(service.fetch, SETTINGS.replace(poll_first_delay_image=5.0))
+    a, b = poller.watch("a", "image"), poller.watch("b", "image")
+    calls = 0
+    original = poller._round
+
+    async def broken_once(now: float) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("driver bug")
+        await original(now)
+
+    poller._round = broken_once  # type: ignore[method-assign]
+    service.target = 1
+    with anyio.fail_after(100_000):
+        async with anyio.create_task_group() as group:
+            group.start_soon(finish_watch, poller, a)
+            await anyio.wait_all_tasks_blocked()
+            group.start_soon(finish_watch, poller, b)
+            await service.enough.wait()
+            group.cancel_scope.cancel()
+    assert isinstance(a.error, PollingError)
+    assert a.error.message == "polling failed unexpectedly: RuntimeError: driver bug"
+    assert isinstance(a.error.__cause__, RuntimeError)
+    assert b.error is None  # b took the role over and polled on
+    assert poller.pending == 1
+    assert service.calls[0][1] == ["b"]
+    assert poller.hand_offs == 1
+
+
+async def finish_watch(poller: Poller, watch: Watch) -> None:
+    while not watch.finished and not poller.closed:
+        await poller.wait(watch, watch.stamp, math.inf)
+
+
+async def test_the_driver_role_goes_to_the_longest_waiter_one_at_a_time() -> None:
+    service = Service(running)
+    poller = Poller(service.fetch, SETTINGS.replace(poll_first_delay_image=1000.0))
+    ids = ["a", "b", "c", "d"]
+    watches = {i: poller.watch(i, "image") for i in ids}
+    scopes: dict[str, anyio.CancelScope] = {}
+    drivers: list[str | None] = []
+
+    async def waiter(i: str) -> None:
+        with anyio.CancelScope() as scope:
+            scopes[i] = scope
+            await finish_watch(poller, watches[i])
+
+    with anyio.fail_after(100):
+        async with anyio.create_task_group() as group:
+            for i in ids:  # a first (it drives), then b, c, d join the queue in this order
+                group.start_soon(waiter, i)
+                await anyio.wait_all_tasks_blocked()
+            drivers.append(poller.driving)
+            for i in ids[:-1]:
+                scopes[i].cancel()
+                await anyio.wait_all_tasks_blocked()
+                drivers.append(poller.driving)
+                assert poller.hand_offs == len(drivers) - 1  # one waiter offered per change
+            group.cancel_scope.cancel()
+    assert drivers == ["a", "b", "c", "d"]
+    assert service.calls == []  # nothing was due: handing over sends nothing
+
+
+async def test_an_offer_to_a_waiter_that_left_goes_to_the_next_in_line() -> None:
+    service = Service(running)
+    poller = Poller(service.fetch, SETTINGS.replace(poll_first_delay_image=1000.0))
+    ids = ["a", "b", "c"]
+    watches = {i: poller.watch(i, "image") for i in ids}
+    scopes: dict[str, anyio.CancelScope] = {}
+
+    async def waiter(i: str) -> None:
+        with anyio.CancelScope() as scope:
+            scopes[i] = scope
+            try:
+                await finish_watch(poller, watches[i])
+            finally:
+                poller.release(watches[i])
+
+    with anyio.fail_after(100):
+        async with anyio.create_task_group() as group:
+            for i in ids:
+                group.start_soon(waiter, i)
+                await anyio.wait_all_tasks_blocked()
+            scopes["a"].cancel()  # b is offered the role...
+            scopes["b"].cancel()  # ...and leaves before it takes it: c gets it
+            await anyio.wait_all_tasks_blocked()
+            assert poller.driving == "c"
+            assert poller.pending == 1
+            group.cancel_scope.cancel()
+    assert 1 <= poller.hand_offs <= 2  # b may leave before or after it is offered the role
+
+
+async def test_poking_the_drivers_job_wakes_it_at_once() -> None:
+    service = Service(running)
+    poller = Poller(service.fetch, SETTINGS.replace(poll_first_delay_image=1000.0))
+    watch = poller.watch("a", "image")
+    started = anyio.current_time()
+    with anyio.fail_after(100_000):
+        async with anyio.create_task_group() as group:
+            group.start_soon(poller.wait, watch, watch.stamp, math.inf)
+            await anyio.wait_all_tasks_blocked()
+            assert poller.driving == "a"
+            poller.poke("a")
+            poller.poke("unknown")  # no such job: nothing happens
+    assert anyio.current_time() == started  # returned without waiting for the 1000 s
+    assert watch.stamp == 1
+    assert poller.driving is None
+    assert service.calls == []
+
+
+async def test_a_waiters_deadline_wakes_a_sleeping_driver_exactly_then() -> None:
+    service = Service(running)
+    poller = Poller(service.fetch, SETTINGS.replace(poll_first_delay_image=1000.0))
+    a, b = poller.watch("a", "image"), poller.watch("b", "image")
+    returned: list[float] = []
+    both = anyio.Event()
+
+    async def until(watch: Watch, deadline: float) -> None:
+        await poller.wait(watch, watch.stamp, deadline)
+        returned.append(anyio.current_time())
+        if len(returned) == 2:
+            both.set()
+
+    started = anyio.current_time()
+    with anyio.fail_after(100_000):
+        async with anyio.create_task_group() as group:
+            group.start_soon(until, a, math.inf)
+            await anyio.wait_all_tasks_blocked()
+            group.start_soon(until, b, started + 7.0)  # sooner than anything the driver planned
+            await anyio.wait_all_tasks_blocked()
+            group.start_soon(until, b, started + 9.0)  # later: the sooner deadline stays
+            await both.wait()
+            group.cancel_scope.cancel()
+    assert [t - started for t in returned] == [7.0, 7.0]
+    assert b.stamp == 1
+    assert a.stamp == 0
+    assert service.calls == []
+
+
+async def test_close_cancels_a_round_in_flight() -> None:
+    stuck = anyio.Event()
+    entered = anyio.Event()
+
+    async def fetch(ids: list[str]) -> Mapping[str, Any]:
+        entered.set()
+        await stuck.wait()
+        return {}
+
+    poller = Poller(fetch, SETTINGS)
+    watch = poller.watch("a", "image")
+    with anyio.fail_after(100):
+        async with anyio.create_task_group() as group:
+            group.start_soon(poller.wait, watch, watch.stamp, math.inf)
+            await entered.wait()
+            poller.close()
+    assert poller.closed
+    assert not watch.finished
+    assert poller.driving is None
+    assert poller.requests == 1
