@@ -18,6 +18,7 @@ import pytest
 from trio.testing import MockClock
 
 from jimeng_async import (
+    JimengError,
     JobNotFoundError,
     PollingError,
     RateLimitError,
@@ -469,3 +470,157 @@ async def test_close_cancels_a_round_in_flight() -> None:
     assert not watch.finished
     assert poller.driving is None
     assert poller.requests == 1
+
+
+async def start_in_order(
+    group: anyio.abc.TaskGroup, poller: Poller, watches: list[Watch]
+) -> dict[int, anyio.CancelScope]:
+    """Start one waiter per entry of `watches`, in this order (index -> its cancel scope)."""
+    scopes: dict[int, anyio.CancelScope] = {}
+
+    async def waiter(index: int, watch: Watch) -> None:
+        with anyio.CancelScope() as scope:
+            scopes[index] = scope
+            await finish_watch(poller, watch)
+
+    for index, watch in enumerate(watches):
+        group.start_soon(waiter, index, watch)
+        await anyio.wait_all_tasks_blocked()
+    return scopes
+
+
+def idle_poller() -> Poller:
+    """A poller with nothing due for 1000 s: only the turn-taking happens."""
+    return Poller(Service(running).fetch, SETTINGS.replace(poll_first_delay_image=1000.0))
+
+
+async def test_a_job_still_awaited_by_a_second_waiter_can_take_the_role() -> None:
+    poller = idle_poller()
+    a, b = poller.watch("a", "image"), poller.watch("b", "image")
+    with anyio.fail_after(100):
+        async with anyio.create_task_group() as group:
+            scopes = await start_in_order(group, poller, [a, b, b])
+            scopes[1].cancel()  # one of b's two waiters leaves; the other still waits
+            await anyio.wait_all_tasks_blocked()
+            scopes[0].cancel()
+            await anyio.wait_all_tasks_blocked()
+            assert poller.driving == "b"
+            group.cancel_scope.cancel()
+
+
+async def test_a_job_whose_waiters_all_left_is_skipped_even_while_it_is_pending() -> None:
+    poller = idle_poller()
+    a, b, c = (poller.watch(i, "image") for i in "abc")
+    with anyio.fail_after(100):
+        async with anyio.create_task_group() as group:
+            scopes = await start_in_order(group, poller, [a, b, c])
+            scopes[1].cancel()  # b's waiter leaves without releasing: b is still pending
+            scopes[0].cancel()
+            await anyio.wait_all_tasks_blocked()
+            assert poller.pending == 3
+            assert poller.driving == "c"
+            group.cancel_scope.cancel()
+
+
+async def test_only_one_waiter_is_offered_the_role_at_a_time() -> None:
+    poller = idle_poller()
+    watches = [poller.watch(i, "image") for i in "abcd"]
+    with anyio.fail_after(100):
+        async with anyio.create_task_group() as group:
+            scopes = await start_in_order(group, poller, watches)
+            scopes[0].cancel()  # the driver leaves: b is offered the role...
+            scopes[3].cancel()  # ...and d leaving meanwhile offers it to nobody else
+            await anyio.wait_all_tasks_blocked()
+            assert poller.driving == "b"
+            assert poller.hand_offs == 1
+            group.cancel_scope.cancel()
+
+
+async def test_a_waiter_that_lost_the_race_for_the_role_queues_again_at_the_back() -> None:
+    poller = idle_poller()
+    watches = [poller.watch(i, "image") for i in "abcd"]
+    drivers: list[str | None] = []
+    with anyio.fail_after(100):
+        async with anyio.create_task_group() as group:
+            scopes = await start_in_order(group, poller, watches)
+            scopes[0].cancel()
+            await anyio.wait_all_tasks_blocked()
+            drivers.append(poller.driving)  # b
+            # b's job changes: b stops driving (c is offered the role) and, waiting on,
+            # drives again at once; c finds the role taken and queues again, behind d.
+            poller.poke("b")
+            await anyio.wait_all_tasks_blocked()
+            drivers.append(poller.driving)
+            scopes[1].cancel()
+            await anyio.wait_all_tasks_blocked()
+            drivers.append(poller.driving)
+            scopes[3].cancel()
+            await anyio.wait_all_tasks_blocked()
+            drivers.append(poller.driving)
+            group.cancel_scope.cancel()
+    assert drivers == ["b", "b", "d", "c"]
+
+
+async def test_closing_offers_the_role_to_nobody_and_may_come_twice() -> None:
+    poller = idle_poller()
+    poller.close()  # before anyone ever drove
+    watches = [poller.watch(i, "image") for i in "abc"]
+    with anyio.fail_after(100):
+        await finish_watch(poller, watches[0])  # returns at once: closed
+    poller = Poller(Service(running).fetch, SETTINGS)
+    watches = [poller.watch(i, "image") for i in "abc"]
+    with anyio.fail_after(100):
+        async with anyio.create_task_group() as group:
+            await start_in_order(group, poller, watches)
+            poller.close()
+    assert poller.hand_offs == 0
+    assert poller.driving is None
+    poller.close()  # a second close, after the driver ended, is harmless
+
+
+async def test_absence_counts_from_the_watch_not_from_the_first_ask() -> None:
+    service = Service(lambda n, ids: {})
+    settings = SETTINGS.replace(poll_first_delay_image=5.0, job_not_found_grace=12.0)
+    started = anyio.current_time()
+    watches = await drive(service, {"ghost": "image"}, settings=settings, calls=100)
+    assert isinstance(watches["ghost"].error, JobNotFoundError)
+    assert service.calls[-1][0] - started == 12.0  # 12 s after the watch began, not after 5 s
+
+
+async def test_the_first_ask_sits_on_a_quarter_grid() -> None:
+    service = Service(running)
+    started = anyio.current_time()
+    assert started == math.floor(started)  # MockClock starts on a whole second
+    await drive(
+        service, {"a": "image"}, settings=SETTINGS.replace(poll_first_delay_image=0.3), calls=1
+    )
+    assert service.calls[0][0] - started == 0.5
+
+
+async def test_the_back_offs_stop_growing_after_ten_steps() -> None:
+    service = Service(running)
+    settings = SETTINGS.replace(poll_max_interval=10_000.0)
+    await drive(service, {"a": "image"}, settings=settings, calls=14)
+    assert gaps(service.times("a"))[-3:] == [58, 58, 58]  # ceil(1.5 ** 10)
+
+    def down(_n: int, _ids: list[str]) -> Mapping[str, Any]:
+        raise ServerError("boom")
+
+    service = Service(down)
+    await drive(service, {"a": "image"}, settings=settings, calls=13)
+    assert gaps(service.times("a"))[-2:] == [1024, 1024]  # 2 ** 10
+
+
+async def test_a_video_starts_at_three_min_intervals_whatever_the_interval() -> None:
+    service = Service(running)
+    settings = SETTINGS.replace(poll_min_interval=2.0, poll_max_interval=100.0)
+    await drive(service, {"v": "video"}, settings=settings, calls=3)
+    assert gaps(service.times("v")) == [6, 10]  # 3 x 2, then 6 x 1.5 = 9 on the grid of 2
+
+
+async def test_a_record_that_is_not_an_object_is_a_protocol_error_not_a_bug() -> None:
+    service = Service(lambda n, ids: {"a": "garbage"})
+    watches = await drive(service, {"a": "image"}, calls=100)
+    error = watches["a"].error
+    assert isinstance(error, JimengError)
+    assert not isinstance(error, PollingError)
