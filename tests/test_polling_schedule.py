@@ -515,6 +515,7 @@ async def test_a_job_whose_waiters_all_left_is_skipped_even_while_it_is_pending(
         async with anyio.create_task_group() as group:
             scopes = await start_in_order(group, poller, [a, b, c])
             scopes[1].cancel()  # b's waiter leaves without releasing: b is still pending
+            await anyio.wait_all_tasks_blocked()
             scopes[0].cancel()
             await anyio.wait_all_tasks_blocked()
             assert poller.pending == 3
@@ -624,3 +625,39 @@ async def test_a_record_that_is_not_an_object_is_a_protocol_error_not_a_bug() ->
     error = watches["a"].error
     assert isinstance(error, JimengError)
     assert not isinstance(error, PollingError)
+
+
+async def test_an_absent_job_is_asked_at_the_grace_even_when_less_than_a_step_remains() -> None:
+    service = Service(lambda n, ids: {})
+    settings = SETTINGS.replace(poll_min_interval=0.25, job_not_found_grace=2.25)
+    started = anyio.current_time()
+    watches = await drive(service, {"ghost": None}, settings=settings, calls=100)
+    assert isinstance(watches["ghost"].error, JobNotFoundError)
+    assert service.calls[-1][0] - started == 2.25
+    assert all(b > a for a, b in itertools.pairwise(service.times("ghost")))
+
+
+async def test_a_tiny_forecast_still_waits_three_quarters_of_the_interval() -> None:
+    answer = {"status": 20, "forecast_cost_time": {"forecast_queue_cost": 0.1}}
+    service = Service(lambda n, ids: {"a": answer})
+    settings = SETTINGS.replace(poll_first_delay_image=0.25)
+    await drive(service, {"a": "image"}, settings=settings, calls=2)
+    # asked at 0.25 (the first-ask grid); then not before 0.25 + 0.75, on the 0.75 grid: 1.5
+    assert [t for t, _ids in service.calls] == [0.25, 1.5]
+
+
+async def test_a_new_item_wakes_the_waiters_even_when_the_status_stays() -> None:
+    item = {"image": {"large_images": [{"image_url": "https://c/a", "width": 1, "height": 1}]}}
+    lists: dict[int, list[Any]] = {1: [], 2: [], 3: [item]}
+    service = Service(lambda n, ids: {"a": {"status": 20, "item_list": lists.get(n, [])}})
+    poller = Poller(service.fetch, SETTINGS)
+    assert poller.closed is False
+    watch = poller.watch("a", "image")
+    stamps: list[int] = []
+    with anyio.fail_after(100_000):
+        for _ in range(2):
+            await poller.wait(watch, watch.stamp, math.inf)
+            stamps.append(watch.stamp)
+    assert stamps == [1, 2]
+    assert len(service.calls) == 3  # the same answer (call 2) woke nobody; the new item did
+    assert watch.items == 1
