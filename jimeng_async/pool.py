@@ -255,7 +255,8 @@ def _proxies(proxies: object, tokens: list[str]) -> list[str | None]:
 class _SharedSlots:
     """An account's local limit plus a lease in the shared state: the limit holds across workers.
 
-    TODO: once sessions take a slot factory, pass this instead of replacing their semaphores.
+    It stands in for the session's own semaphores (JimengSession takes no limiter yet); the
+    two-process Redis test fails if the session's slots are ever renamed.
     """
 
     def __init__(
