@@ -112,7 +112,7 @@ class SyncSession:
 
     def _open_session(self) -> JimengSession:
         if self._closed or self._session is None:
-            raise SessionClosedError("this session is closed; create a new one")
+            raise SessionClosedError("this session is closed")
         return self._session
 
     def _call(self, func: Callable[[], Awaitable[R]]) -> R:
