@@ -324,9 +324,10 @@ class JimengSession:
     async def upload_image(self, source: ImageSource) -> ImageRef:
         """Upload an image (path, bytes, binary file, http(s) URL; an ImageRef is returned as is).
 
-        It is checked first (kind, format, integrity, dimensions, size) with no request sent;
-        identical content uploaded again or concurrently within `Settings.upload_ttl` is
-        uploaded once.
+        It is checked first (kind, format, integrity, dimensions, size) with no request sent.
+        Within `Settings.upload_ttl`, the same file (unchanged) or the same bytes uploaded again
+        or concurrently is uploaded once (a file is known by its identity, size and CRC32, so
+        that its check needs no SHA-256 pass; bytes and downloaded URLs by their SHA-256).
         """
         self._require_open()
         if isinstance(source, ImageRef):
@@ -351,7 +352,7 @@ class JimengSession:
             async with self._upload_slots:
                 return await self._uploader.upload(prepared)
 
-        return await self._uploads.get(prepared.sha256, load)
+        return await self._uploads.get(prepared.key, load)
 
     async def _prepare_all(self, sources: Sequence[tuple[str, ImageSource]]) -> list[Prepared]:
         """Check every source (named by its argument) before anything is sent for any of them.

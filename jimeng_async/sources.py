@@ -1,7 +1,8 @@
 """Upload sources: a path, bytes, a binary file object or an http(s) URL, checked before upload.
 
-One pass over the content gives its size, CRC32 (zlib, incremental), SHA-256 (to upload the
-same bytes once), header (format, width, height) and integrity (end markers, container sizes);
+One pass over the content gives its size, CRC32 (zlib, incremental), header (format, width,
+height), integrity (end markers, container sizes) and the key under which a session uploads it
+once: a file's identity for a path, the SHA-256 of the content otherwise;
 the upload then streams the content again from its origin, so memory stays bounded by the chunk
 size whatever the file size. Every refusal is an `InvalidSourceError` naming the argument.
 """
@@ -13,7 +14,6 @@ import io
 import os
 import stat
 import tempfile
-import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,11 @@ from .images import (
     probe,
 )
 
+try:  # a CRC32 several times faster than zlib's, where the wheel exists (see pyproject.toml)
+    from zlib_ng.zlib_ng import crc32
+except ImportError:  # pragma: no cover - the same sum, slower
+    from zlib import crc32
+
 CHUNK = 256 * 1024
 #: Reads of a file: big enough that a thread hop per read costs little against the transfer.
 FILE_CHUNK = 1024 * 1024
@@ -59,21 +64,25 @@ class PreparedUpload:
     name: str
     size: int
     crc32: str
-    sha256: str
+    #: What a session's upload cache knows this content by: the same key, the same bytes.
+    key: str
     header: ImageHeader
     chunks: Callable[[], AsyncIterator[bytes]]
     cleanup: Callable[[], None] = field(default=lambda: None)
 
 
 class _Digest:
-    """Size, CRC32, SHA-256, the leading and the trailing bytes, fed one chunk at a time."""
+    """Size, CRC32, the leading and the trailing bytes and (if asked) the SHA-256, fed one
+    chunk at a time."""
 
-    def __init__(self, field: str, max_bytes: int) -> None:
+    def __init__(self, field: str, max_bytes: int, *, content_hash: bool = True) -> None:
         self.field = field
         self.max_bytes = max_bytes
         self.size = 0
         self.crc = 0
-        self.sha = hashlib.sha256()
+        # The SHA-256 costs more than the rest of the pass together (issue #15): only where
+        # nothing cheaper tells the same content apart.
+        self.sha = hashlib.sha256() if content_hash else None
         self.head = bytearray()
         self.tail = b""
         self.png_end_seen = False
@@ -84,16 +93,20 @@ class _Digest:
         self.size += len(chunk)
         if self.size > self.max_bytes:
             raise _too_large(self.field, self.max_bytes)
-        self.crc = zlib.crc32(chunk, self.crc)
-        self.sha.update(chunk)
+        self.crc = crc32(chunk, self.crc)
+        if self.sha is not None:
+            self.sha.update(chunk)
         if len(self.head) < HEADER_BYTES:
             self.head += chunk[: HEADER_BYTES - len(self.head)]
         if not self.png_end_seen:  # the IEND chunk, possibly split between two chunks
             edge = self.tail[-len(PNG_END) + 1 :] + chunk[: len(PNG_END) - 1]
             self.png_end_seen = PNG_END in chunk or PNG_END in edge
-        self.tail = (self.tail + chunk)[-TAIL_BYTES:]
+        self.tail = (self.tail + chunk[-TAIL_BYTES:])[-TAIL_BYTES:]
 
-    def finish(self, name: str, chunks: Callable[[], AsyncIterator[bytes]]) -> PreparedUpload:
+    def finish(
+        self, name: str, chunks: Callable[[], AsyncIterator[bytes]], *, identity: str = ""
+    ) -> PreparedUpload:
+        """The checked upload; its cache key is the SHA-256, or `identity` plus size and CRC32."""
         if self.size == 0:
             raise InvalidSourceError(self.field, "is empty", reason="empty")
         try:
@@ -105,11 +118,16 @@ class _Digest:
             raise InvalidSourceError(
                 self.field, str(exc), reason="format", allowed=", ".join(SUPPORTED_FORMATS)
             ) from None
+        crc32 = f"{self.crc & 0xFFFFFFFF:08x}"
+        if self.sha is not None:
+            key = "sha256:" + self.sha.hexdigest()
+        else:
+            key = f"file:{identity}:{self.size}:{crc32}"
         return PreparedUpload(
             name=name,
             size=self.size,
-            crc32=f"{self.crc & 0xFFFFFFFF:08x}",
-            sha256=self.sha.hexdigest(),
+            crc32=crc32,
+            key=key,
             header=header,
             chunks=chunks,
         )
@@ -181,8 +199,10 @@ async def _digest_stream(
 
 
 async def _prepare_path(
-    source: str | os.PathLike[str], max_bytes: int, field: str
+    source: str | os.PathLike[str], max_bytes: int, field: str, *, content_hash: bool = False
 ) -> PreparedUpload:
+    """Check a file in one pass. Its cache key is the file's identity (device, inode, change
+    times), size and CRC32, unless `content_hash` asks for the SHA-256 of its content."""
     try:
         path = Path(source)
         info = await anyio.to_thread.run_sync(path.stat)
@@ -201,7 +221,7 @@ async def _prepare_path(
             while chunk := await handle.read(FILE_CHUNK):
                 yield chunk
 
-    digest = _Digest(field, max_bytes)
+    digest = _Digest(field, max_bytes, content_hash=content_hash)
     try:
         # One pass, a few thread hops: each call reads and digests DIGEST_SPAN bytes.
         handle = await anyio.to_thread.run_sync(path.open, "rb")
@@ -214,7 +234,9 @@ async def _prepare_path(
         raise
     except (OSError, ValueError) as exc:
         raise _refuse(field, f"cannot be read ({type(exc).__name__})") from None
-    return digest.finish(path.name, chunks)
+    # A file rewritten in place changes its modification time (and almost surely its CRC32).
+    identity = f"{info.st_dev}:{info.st_ino}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    return digest.finish(path.name, chunks, identity=identity)
 
 
 def _digest_span(handle: IO[bytes], digest: _Digest) -> bool:
@@ -292,7 +314,8 @@ async def _prepare_url(
         with os.fdopen(fd, "wb") as out:  # closed here on every path, even when cancelled
             with anyio.fail_after(limit):
                 await _download(client, url, out, max_bytes, field)
-        prepared = await _prepare_path(temp, max_bytes, field)
+        # A temporary file has no identity worth keeping: the same image is its content.
+        prepared = await _prepare_path(temp, max_bytes, field, content_hash=True)
     except TimeoutError:
         _remove(temp)
         raise UploadError(

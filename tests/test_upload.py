@@ -63,6 +63,33 @@ async def test_sources_path_file_and_ref(
     assert jimeng_emulator.stats.requests["CommitImageUpload"] == 2
 
 
+async def test_a_file_is_uploaded_once_until_it_changes(
+    jimeng_emulator: Emulator, jimeng_token: str, tmp_path: Path
+) -> None:
+    """A file is known by its identity, size and CRC32: the same file twice is one upload; the
+    same file rewritten in place (same size, same inode, maybe the same modification time) and
+    a copy elsewhere are new uploads; equal bytes are one upload."""
+    path = tmp_path / "a.jpg"
+    first, second = _jpeg(300, 200), _jpeg(200, 300)
+    assert len(first) == len(second)
+    path.write_bytes(first)
+    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
+        before = await s.upload_image(path)
+        again = await s.upload_image(path)
+        path.write_bytes(second)  # in place: the same inode
+        rewritten = await s.upload_image(path)
+        copy = tmp_path / "copy.jpg"
+        copy.write_bytes(second)
+        copied = await s.upload_image(copy)
+        from_bytes = await s.upload_image(second)
+        from_bytes_again = await s.upload_image(bytearray(second))
+    assert again.uri == before.uri
+    assert (rewritten.width, rewritten.height) == (200, 300)
+    assert len({before.uri, rewritten.uri, copied.uri, from_bytes.uri}) == 4
+    assert from_bytes_again.uri == from_bytes.uri
+    assert jimeng_emulator.stats.requests["CommitImageUpload"] == 4
+
+
 async def test_bad_sources_fail_before_any_request(
     jimeng_emulator: Emulator, jimeng_token: str, tmp_path: Path
 ) -> None:
