@@ -2,7 +2,8 @@
 
 A monitor task sleeps 5 ms at a time and records how late it wakes up; it starts before the
 jobs do, so the stall of starting 10,000 waiters counts. Ours: the jobs (made in the emulator,
-processing for 1-2.5 s real) are resumed and awaited on one session until all are done.
+processing for 1-2.5 s real) are resumed on one session and awaited with `jm.as_completed`
+(which starts their waiters a slice at a time) until all are done.
 Baseline: a capped per-job poller, each job asking for its own id every second through the
 same session (so at most 5 calls in flight), watched for as long as ours took (at least 5 s).
 Floor (in the note): 10,000 bare tasks started the same way, each waiting on one shared Event,
@@ -68,9 +69,9 @@ async def run(
             await s.credits()  # connections warm
 
             async def ours() -> None:
-                async with anyio.create_task_group() as group:
-                    for hid in ids:
-                        group.start_soon(s.resume(hid, kind="image").wait)
+                tasks = [s.resume(hid, kind="image") for hid in ids]
+                async for task in jm.as_completed(tasks):
+                    await task
 
             async def poll_one(hid: str) -> None:
                 await anyio.sleep(settings.poll_first_delay_image)

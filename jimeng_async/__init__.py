@@ -98,6 +98,7 @@ from .types import (
     VideoRatio,
     VideoResolution,
 )
+from .waiting import as_completed
 
 __version__ = "0.1.0"
 
@@ -200,6 +201,7 @@ __all__ = [
     "VideoResolution",
     "VideoResult",
     "__version__",
+    "as_completed",
     "estimated_cost",
     "models",
     "redact_text",
