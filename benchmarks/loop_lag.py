@@ -69,7 +69,8 @@ async def run(
             await s.credits()  # connections warm
 
             async def ours() -> None:
-                tasks = [s.resume(hid, kind="image") for hid in ids]
+                # Like the patterns below, nothing holds a job's result once it is read.
+                tasks = (s.resume(hid, kind="image") for hid in ids)
                 async for task in jm.as_completed(tasks):
                     await task
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -290,6 +291,25 @@ class Asset(BaseModel):
 _URL_FIELDS = frozenset({"url", "cover_url"})
 
 
+class AssetFields(NamedTuple):
+    """An `Asset`'s fields as a record gives them: a tuple of plain values, which the garbage
+    collector stops visiting, made into an `Asset` only when a result is read. (Thousands of
+    finished jobs waiting to be read cost a pause in every full collection otherwise: issue
+    #15.)"""
+
+    url: str
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    duration: float | None = None
+    cover_url: str | None = None
+    item_id: str | None = None
+    media: Literal["image", "video"] = "image"
+
+    def asset(self) -> Asset:
+        return Asset(**self._asdict())
+
+
 class QueueInfo(BaseModel):
     """Where the job waits, when the service says."""
 
@@ -301,18 +321,27 @@ class QueueInfo(BaseModel):
     forecast_generate_seconds: float | None = None
 
 
-class HistoryRecord(BaseModel):
-    """One job as `get_history_by_ids` describes it."""
+@dataclass(frozen=True, slots=True)
+class HistoryRecord:
+    """One job as `get_history_by_ids` describes it (`parse_record` checks every field).
 
-    model_config = ConfigDict(frozen=True)
+    A slotted dataclass, not a model: one object for the garbage collector where a model is
+    three, and a round may hold thousands of finished records (issue #15).
+    """
 
     history_id: str
     status: TaskStatus
     status_code: int | None = None  # the service's own code, kept for an UNKNOWN status
     fail_code: str | None = None
     fail_msg: str | None = None
-    items: tuple[Asset, ...] = ()
+    #: Each item's `AssetFields` as an exact tuple: the garbage collector stops visiting those
+    #: (not a NamedTuple's).
+    items: tuple[tuple[Any, ...], ...] = ()
     queue: QueueInfo | None = None
+
+    def assets(self) -> list[AssetFields]:
+        """The items' fields, by name."""
+        return [AssetFields(*fields) for fields in self.items]
 
 
 def _number(value: Any) -> float | None:
@@ -339,12 +368,12 @@ def item_id_of(item: Mapping[str, Any]) -> str | None:
     return None
 
 
-def pick_image(item: Mapping[str, Any]) -> Asset | None:
+def pick_image(item: Mapping[str, Any]) -> AssetFields | None:
     """The largest image of an item, or the cover as a fallback (PROTOCOL.md §6)."""
     large = _first_obj(_obj(item.get("image")).get("large_images"))
     url = large.get("image_url")
     if isinstance(url, str) and url:
-        return Asset(
+        return AssetFields(
             url=url,
             width=_int(large.get("width")),
             height=_int(large.get("height")),
@@ -353,11 +382,11 @@ def pick_image(item: Mapping[str, Any]) -> Asset | None:
         )
     cover = _obj(item.get("common_attr")).get("cover_url")
     if isinstance(cover, str) and cover:
-        return Asset(url=cover, item_id=item_id_of(item))
+        return AssetFields(url=cover, item_id=item_id_of(item))
     return None
 
 
-def pick_video(item: Mapping[str, Any]) -> Asset | None:
+def pick_video(item: Mapping[str, Any]) -> AssetFields | None:
     """The origin rendition, then medium, then play or download URL (PROTOCOL.md §6)."""
     video = _obj(item.get("video"))
     transcoded = _obj(video.get("transcoded_video"))
@@ -365,7 +394,7 @@ def pick_video(item: Mapping[str, Any]) -> Asset | None:
     for rendition in (_obj(transcoded.get("origin")), _obj(transcoded.get("medium"))):
         url = rendition.get("video_url")
         if isinstance(url, str) and url:
-            return Asset(
+            return AssetFields(
                 url=url,
                 width=_int(rendition.get("width")),
                 height=_int(rendition.get("height")),
@@ -378,7 +407,7 @@ def pick_video(item: Mapping[str, Any]) -> Asset | None:
     for key in ("play_url", "download_url"):
         url = video.get(key)
         if isinstance(url, str) and url:
-            return Asset(
+            return AssetFields(
                 url=url,
                 format="mp4",
                 cover_url=_text(cover),
@@ -439,7 +468,7 @@ def parse_record(history_id: str, raw: Any, kind: Kind) -> HistoryRecord:
         status_code=status,
         fail_code=None if fail_code in (None, "0") else fail_code,
         fail_msg=(opt_str(raw.get("fail_msg")) or "")[:1000] or None,
-        items=assets,
+        items=tuple(map(tuple, assets)),
         queue=queue,
     )
 

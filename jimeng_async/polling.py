@@ -109,6 +109,8 @@ class Watch:
         "history_id",
         "items",
         "kind",
+        "listener",
+        "more_listeners",
         "next_due",
         "queue",
         "queued",
@@ -142,6 +144,10 @@ class Watch:
         self.followers = 0  # progress() iterators: they want the steps, not only the end
         self.waiting = 0
         self.queued = False
+        # The groups of jobs awaited together that hold this job: almost always none or one,
+        # so one slot for it rather than a list per job (issue #15), and a list for the rest.
+        self.listener: WatchGroup | None = None
+        self.more_listeners: list[WatchGroup] | None = None
 
     @property
     def finished(self) -> bool:
@@ -173,6 +179,83 @@ class Watch:
         previous, self.changed = self.changed, None
         if previous is not None:
             previous.set()
+        if self.listener is not None:
+            self.listener.notice(self)
+            for group in self.more_listeners or ():
+                group.notice(self)
+
+    def listen(self, group: WatchGroup) -> None:
+        if self.listener is None:
+            self.listener = group
+        else:
+            self.more_listeners = [*(self.more_listeners or ()), group]
+
+    def unlisten(self, group: WatchGroup) -> None:
+        others = [
+            g for g in (self.listener, *(self.more_listeners or ())) if g not in (None, group)
+        ]
+        self.listener = others[0] if others else None
+        self.more_listeners = others[1:] or None
+
+
+class WatchGroup:
+    """Many jobs of one poller awaited by one waiter, which wakes when any of them moves.
+
+    Ten thousand jobs awaited one task each cost ten thousand tasks (some 30 objects each for
+    the garbage collector to walk); as a group they cost one (issue #15). For the driver role
+    the group stands in the FIFO as one of its jobs.
+    """
+
+    __slots__ = ("_event", "_members", "driving", "noticed", "poller")
+
+    def __init__(self, poller: Poller) -> None:
+        self.poller = poller
+        self.noticed: list[Watch] = []  # woken since the group last looked
+        self.driving = False
+        self._event: anyio.Event | None = None
+        self._members: dict[Watch, int] = {}  # how many of the group's waits are on each job
+
+    def join(self, watch: Watch, deadline: float) -> None:
+        """Wait on `watch` (from `Poller.watch`) until `deadline`, as one member of the group."""
+        self.poller.enter(watch, deadline)
+        count = self._members.get(watch, 0)
+        if count == 0:
+            watch.listen(self)
+        self._members[watch] = count + 1
+
+    def part(self, watch: Watch) -> None:
+        """One member wait on `watch` ends (pair of `join`)."""
+        count = self._members.pop(watch, 0) - 1
+        if count > 0:
+            self._members[watch] = count
+        else:
+            watch.unlisten(self)
+        self.poller.leave(watch)
+
+    def notice(self, watch: Watch) -> None:
+        self.noticed.append(watch)
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+        if self.driving:
+            self.poller.nudge_driver()
+
+    def take(self) -> list[Watch]:
+        """The jobs woken since the last look (each once)."""
+        noticed, self.noticed = self.noticed, []
+        return list(dict.fromkeys(noticed))
+
+    def quiet(self) -> bool:
+        return not self.noticed
+
+    def stand_in(self) -> Watch | None:
+        """The member that holds the group's place in the driver FIFO."""
+        return next(iter(self._members), None)
+
+    def sleep(self) -> Awaitable[None]:
+        if self._event is None:
+            self._event = anyio.Event()
+        return self._event.wait()
 
 
 class Poller:
@@ -280,9 +363,25 @@ class Poller:
             watch.changed = anyio.Event()
         return watch.changed.wait()
 
+    def step_group(self, group: WatchGroup) -> Awaitable[None] | None:
+        """What a group waiter awaits next; None once one of its jobs woke or none is left."""
+        stand_in = group.stand_in()
+        if not group.quiet() or self.closed or stand_in is None:
+            return None
+        if self._driver is None:
+            return self._drive_group(group, stand_in)
+        if not stand_in.queued:
+            stand_in.queued = True
+            self._fifo.append(stand_in)
+        return group.sleep()
+
     def leave(self, watch: Watch) -> None:
         watch.waiting -= 1
         self._hand_off()
+
+    def nudge_driver(self) -> None:
+        """Make the driver look again now (a group's job moved while the group drives)."""
+        self._wakeup.set()
 
     def _hand_off(self) -> None:
         """If nobody drives and no live offer is pending, wake the longest-waiting waiter."""
@@ -313,14 +412,25 @@ class Poller:
 
     async def _drive(self, watch: Watch, seen: int) -> None:
         """Run rounds for every pending job until this waiter's own job changes."""
+        await self._drive_while(watch, lambda: watch.stamp == seen)
+
+    async def _drive_group(self, group: WatchGroup, stand_in: Watch) -> None:
+        """Run rounds for every pending job until one of the group's jobs wakes."""
+        group.driving = True
+        try:
+            await self._drive_while(stand_in, group.quiet)
+        finally:
+            group.driving = False
+
+    async def _drive_while(self, watch: Watch, quiet: Callable[[], bool]) -> None:
         self._driver, self._offered = watch, None
         try:
             with anyio.CancelScope() as scope:
                 self._scope = scope
-                while watch.stamp == seen and not self.closed:
+                while quiet() and not self.closed:
                     now = anyio.current_time()
                     due = self._scan(now)
-                    if watch.stamp != seen:
+                    if not quiet():
                         break
                     if due <= now:
                         await self._round(now)

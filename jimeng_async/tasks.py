@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Generator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, cast
 
 import anyio
+import anyio.lowlevel
 from typing_extensions import TypeVar
 
 from ._checks import check_timeout
@@ -30,7 +32,8 @@ from .errors import (
     TaskCancelledError,
     generation_failure,
 )
-from .models import HistoryRecord, Kind, QueueInfo, TaskStatus
+from .models import AssetFields, HistoryRecord, Kind, QueueInfo, TaskStatus
+from .polling import WatchGroup
 from .results import ImageResult, Result, VideoResult
 
 if TYPE_CHECKING:
@@ -73,6 +76,7 @@ class GenerationTask(Generic[ResultT]):
         "_deadline",
         "_downloader",
         "_error",
+        "_items",
         "_limit",
         "_on_outcome",
         "_poller",
@@ -107,6 +111,9 @@ class GenerationTask(Generic[ResultT]):
         self._on_outcome = on_outcome
         self._status = TaskStatus.PENDING
         self._result: ResultT | None = None
+        # A success's files until its result is read (HistoryRecord.items: no objects for the
+        # garbage collector to visit while thousands of finished tasks wait to be read).
+        self._items: tuple[tuple[Any, ...], ...] = ()
         self._error: JimengError | None = None
 
     def __repr__(self) -> str:
@@ -187,6 +194,22 @@ class GenerationTask(Generic[ResultT]):
                 poller.release(watch)
         if self._error is not None:
             raise self._error
+        return self._read_result()
+
+    def _read_result(self) -> ResultT:
+        """The result, made from the success's files on the first read."""
+        if self._result is None and self._items:
+            result: Result
+            if self.kind != "video":
+                images = [AssetFields(*fields).asset() for fields in self._items]
+                result = ImageResult(history_id=self.history_id, images=images)
+            else:
+                video = AssetFields(*self._items[0]).asset()
+                result = VideoResult(history_id=self.history_id, video=video)
+            result.attach(self._downloader)
+            # The kind the task was made with (or the record's, when resumed without one)
+            # picks the result class, which is what ResultT stands for.
+            self._result, self._items = cast("ResultT", result), ()
         if self._result is None:  # cannot happen: every terminal status sets one or the other
             raise PollingError(
                 f"job {self.history_id} ended as {self._status.name} without a result",
@@ -244,6 +267,14 @@ class GenerationTask(Generic[ResultT]):
                 ),
             )
 
+    def _settle(self, watch: Watch) -> bool:
+        """Take the watch's state in; True once this task's wait is over (it is done, or its
+        session closed: `await task` then raises SessionClosedError)."""
+        if self._absorb(watch):
+            return True
+        self._check_deadline()
+        return self.done() or self._poller.closed
+
     def _absorb(self, watch: Watch) -> bool:
         """Take the watch's latest state into the task; True if that ended the task."""
         if self.done():
@@ -279,15 +310,7 @@ class GenerationTask(Generic[ResultT]):
                 ),
             )
             return
-        result: Result
-        if self.kind != "video":
-            result = ImageResult(history_id=self.history_id, images=list(record.items))
-        else:
-            result = VideoResult(history_id=self.history_id, video=record.items[0])
-        result.attach(self._downloader)
-        # The kind the task was made with (or the record's, when resumed without one) picks
-        # the result class, which is what ResultT stands for.
-        self._result = cast("ResultT", result)
+        self._items = record.items
         self._set_status(record.status)
 
     def _finish(self, status: TaskStatus, *, error: JimengError) -> None:
@@ -302,6 +325,85 @@ class GenerationTask(Generic[ResultT]):
     def _progress_of(self, watch: Watch) -> Progress:
         self._absorb(watch)
         return Progress(self._status, watch.items, watch.queue)
+
+
+def by_session(tasks: Iterable[GenerationTask[ResultT]]) -> list[deque[GenerationTask[ResultT]]]:
+    """The tasks grouped by the session that polls them, in their order."""
+    groups: dict[int, deque[GenerationTask[ResultT]]] = {}
+    for task in tasks:
+        groups.setdefault(id(task._poller), deque()).append(task)
+    return list(groups.values())
+
+
+async def wait_together(
+    tasks: deque[GenerationTask[ResultT]],
+    done: Callable[[GenerationTask[ResultT]], object],
+    *,
+    slice_size: int,
+) -> None:
+    """Wait for tasks of one session as one waiter, handing each to `done` once its wait is over.
+
+    The jobs join the waiter, and are settled once they finish, `slice_size` at a time, with a
+    yield to the event loop between slices. Each task leaves `tasks` as it joins and is
+    forgotten once handed over, so that finished tasks nobody else holds are freed.
+    Cancelling the call stops waiting for the tasks not yet handed over.
+    """
+    if not tasks:
+        return
+    poller = tasks[0]._poller
+    group = WatchGroup(poller)
+    # The task waiting on each job, and the rare others on the same job: no list per job.
+    waiting: dict[Watch, GenerationTask[ResultT]] = {}
+    also: dict[Watch, list[GenerationTask[ResultT]]] = {}
+
+    def settle(watch: Watch) -> None:
+        first = waiting.get(watch)
+        if first is None:
+            return
+        on_watch = [first, *also.pop(watch, ())]
+        for task in on_watch:
+            if task._settle(watch):
+                group.part(watch)
+                poller.release(watch)
+                done(task)
+            else:
+                also.setdefault(watch, []).append(task)
+        left = also.pop(watch, [])
+        if left:
+            waiting[watch] = left[0]
+            if left[1:]:
+                also[watch] = left[1:]
+        else:
+            del waiting[watch]
+
+    try:
+        while tasks:
+            for _ in range(min(slice_size, len(tasks))):
+                task = tasks.popleft()
+                watch = poller.watch(task.history_id, task.kind)
+                group.join(watch, task._deadline)
+                if watch in waiting:
+                    also.setdefault(watch, []).append(task)
+                else:
+                    waiting[watch] = task
+                settle(watch)
+            del task  # not held while waiting for the next slice
+            await anyio.lowlevel.checkpoint()  # let the loop run between slices
+        while waiting:
+            woken = deque(waiting if poller.closed else group.take())
+            while woken:  # thousands may finish in one round: a slice per loop turn
+                for _ in range(min(slice_size, len(woken))):
+                    settle(woken.popleft())  # a settled job's record is freed at once
+                if woken:
+                    await anyio.lowlevel.checkpoint()
+            step = poller.step_group(group) if waiting else None
+            if step is not None:
+                await step
+    finally:
+        for watch in list(waiting):
+            for _ in (waiting.pop(watch), *also.pop(watch, ())):
+                group.part(watch)
+                poller.release(watch)
 
 
 def check_progress_callback(on_progress: object) -> None:

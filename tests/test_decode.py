@@ -337,4 +337,4 @@ def test_record_fields_of_the_wrong_type_are_dropped_not_raised() -> None:
     assert record.queue.length is None  # a string is not a queue length
     assert record.queue.forecast_queue_seconds is None
     assert record.fail_code is None
-    assert record.items[0].width is None
+    assert record.assets()[0].width is None

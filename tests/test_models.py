@@ -86,8 +86,8 @@ def test_image_record_and_fallback_to_cover() -> None:
     )
     assert record.status is TaskStatus.COMPLETED
     assert record.status.succeeded
-    assert [a.url for a in record.items] == ["u1", "c2"]
-    assert record.items[0].width == 2
+    assert [a.url for a in record.assets()] == ["u1", "c2"]
+    assert record.assets()[0].width == 2
     assert record.fail_code is None
 
 
@@ -104,9 +104,9 @@ def test_video_record_fallbacks() -> None:
     record = parse_record(
         "1", {"status": 10, "item_list": [origin, medium, play, download]}, "video"
     )
-    assert [a.url for a in record.items] == ["v", "m", "p", "d"]
-    assert record.items[0].duration == 5.0
-    assert record.items[0].cover_url == "t"
+    assert [a.url for a in record.assets()] == ["v", "m", "p", "d"]
+    assert record.assets()[0].duration == 5.0
+    assert record.assets()[0].cover_url == "t"
 
 
 def test_queue_and_failure_fields() -> None:
