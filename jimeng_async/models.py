@@ -133,16 +133,19 @@ class CreditInfo(_Tolerant):
                 "credits: field 'credit.total_credit' is not a number",
                 context={"field": "credit.total_credit"},
             )
-        # Every value is checked already (ints from `_CreditParts`, `_residual` and the test
-        # above, a bool or None from `opt_bool`): a second validation would only cost CPU on
-        # every credit query (issue #15).
-        return cls.model_construct(
-            gift=checked.gift,
-            purchase=checked.purchase,
-            vip=checked.vip,
-            total=max(total, detail_total),
-            detail_total=detail_total,
-            can_receive_daily=opt_bool(_obj(data.get("benefit_status")).get("can_receive_daily")),
+        return parse_model(
+            cls,
+            {
+                "gift": checked.gift,
+                "purchase": checked.purchase,
+                "vip": checked.vip,
+                "total": max(total, detail_total),
+                "detail_total": detail_total,
+                "can_receive_daily": opt_bool(
+                    _obj(data.get("benefit_status")).get("can_receive_daily")
+                ),
+            },
+            what="credits",
         )
 
 

@@ -363,7 +363,7 @@ class Transport:
         self._query_slots = query_slots
         # Set by the session's aclose(); shared with every derived transport.
         self._closed = [False]
-        self._urls: dict[str, str] = {}
+        self._urls: dict[str, httpx.URL] = {}
         self._headers = HeaderCache(session_id=session_id, profile=profile, settings=settings)
 
     @property
@@ -437,33 +437,43 @@ class Transport:
         params.update(endpoint.extra_params)
         return params
 
-    def _url(self, endpoint: Endpoint) -> str:
+    def _url(self, endpoint: Endpoint) -> httpx.URL:
         """The endpoint's full URL with its query; built once, since neither ever changes.
 
-        Handing httpx a ready URL instead of `params=` spares it a parse and merge per call.
+        Handing httpx a ready, parsed URL instead of `params=` or a string spares it a parse
+        and merge per call (httpx.URL is immutable, so one serves every request).
         """
         url = self._urls.get(endpoint.name)
         if url is None:
             params = self._query(endpoint)
-            url = self._base(endpoint) + (f"?{urlencode(params)}" if params else "")
+            url = httpx.URL(self._base(endpoint) + (f"?{urlencode(params)}" if params else ""))
             self._urls[endpoint.name] = url
         return url
 
     async def _send_once(
         self, endpoint: Endpoint, content: bytes, number: int, extra: Mapping[str, str]
     ) -> dict[str, Any]:
-        headers = self._headers.headers(
-            endpoint.path, commerce=endpoint.commerce, referer_path=endpoint.referer_path
-        )
-        if content:
-            headers["Content-Type"] = "application/json"
-        url = self._url(endpoint)
+        url: httpx.URL | str
+        headers: httpx.Headers | dict[str, str]
         signer = self.signer if endpoint.signed else None
-        if extra or signer is not None:  # a query of its own: built for this attempt
+        if extra or signer is not None:  # a query (and maybe headers) of its own
+            headers = self._headers.headers(
+                endpoint.path, commerce=endpoint.commerce, referer_path=endpoint.referer_path
+            )
+            if content:
+                headers["Content-Type"] = "application/json"
             params = {**self._query(endpoint), **extra}
             if signer is not None:
                 await _sign(signer, endpoint, self._base(endpoint), params, headers, content)
             url = self._base(endpoint) + f"?{urlencode(params)}"
+        else:  # the same URL and headers as every call of this endpoint in this second
+            url = self._url(endpoint)
+            headers = self._headers.wire(
+                endpoint.path,
+                commerce=endpoint.commerce,
+                referer_path=endpoint.referer_path,
+                json_body=bool(content),
+            )
         context: dict[str, Any] = {"endpoint": endpoint.name, "attempt": number}
         # `measured`, inlined (its generator-based context manager cost ~10 us per call);
         # the attempt is bounded, typed and recorded by the same helpers. The bound is a bare
