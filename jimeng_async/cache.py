@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import anyio
@@ -16,12 +15,28 @@ import anyio
 T = TypeVar("T")
 
 
-@dataclass
 class _Flight(Generic[T]):
-    done: anyio.Event = field(default_factory=anyio.Event)
-    value: T | None = None
-    error: BaseException | None = None
-    abandoned: bool = False
+    """One load under way, and how it ended.
+
+    The Event is made by the first caller that waits: most loads (a `refresh=True` call with
+    nobody else asking) have no waiter, and an Event per load cost CPU on every web call
+    (issue #15). A waiter can only find the flight while it is registered, and the loader
+    unregisters it and sets any Event in one step, so no waiter can miss the end.
+    """
+
+    __slots__ = ("abandoned", "done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done: anyio.Event | None = None
+        self.value: T | None = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+
+    async def wait(self) -> None:
+        """Wait until the load has ended."""
+        if self.done is None:
+            self.done = anyio.Event()
+        await self.done.wait()
 
 
 class TTLCache(Generic[T]):
@@ -69,7 +84,7 @@ class TTLCache(Generic[T]):
                     return cached
                 flight = self._flights.get(key)
                 if flight is not None:
-                    await flight.done.wait()
+                    await flight.wait()
                     if flight.abandoned:
                         continue  # the loader was cancelled: try again, maybe as the loader
                     if flight.error is not None:
@@ -97,4 +112,5 @@ class TTLCache(Generic[T]):
         finally:
             if self._flights.get(key) is flight:
                 del self._flights[key]
-            flight.done.set()
+            if flight.done is not None:
+                flight.done.set()

@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import httpx
 import pytest
 
 import jimeng_async as jm
@@ -151,6 +152,41 @@ def test_cached_headers_are_build_headers_of_the_same_second(
     later = cache.headers(path, commerce=False, referer_path="/ai-tool/image/generate")
     assert later == expected(1_790_000_001)
     assert later["Sign"] != again["Sign"]
+
+
+def test_ready_wire_headers_are_build_headers_of_the_same_second_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings()
+    profile = DEFAULT_REGIONS["cn"]
+    clock = [1_790_000_000.2]
+    monkeypatch.setattr("jimeng_async.headers.time.time", lambda: clock[0])
+    cache = HeaderCache(session_id="s" * 32, profile=profile, settings=settings)
+    path, referer = "/commerce/v1/benefits/user_credit", "/ai-tool/image/generate"
+
+    def expected(now: int) -> list[tuple[str, str]]:
+        built = build_headers(
+            session_id="s" * 32, profile=profile, path=path, settings=settings,
+            commerce=True, now=now,
+        )  # fmt: skip
+        return list(httpx.Headers({**built, "Content-Type": "application/json"}).multi_items())
+
+    wire = cache.wire(path, commerce=True, referer_path=referer, json_body=True)
+    assert wire.multi_items() == expected(1_790_000_000)
+    assert wire.multi_items()[-1] == ("content-type", "application/json")
+    assert cache.wire(path, commerce=True, referer_path=referer, json_body=True) is wire
+    bare = cache.wire(path, commerce=True, referer_path=referer, json_body=False)
+    assert "content-type" not in bare
+    assert bare.multi_items() == expected(1_790_000_000)[:-1]
+    # A caller's dict changes neither the ready headers nor later dicts.
+    mine = cache.headers(path, commerce=True, referer_path=referer)
+    mine["X-Mine"] = "1"
+    assert "x-mine" not in cache.wire(path, commerce=True, referer_path=referer, json_body=False)
+    assert "X-Mine" not in cache.headers(path, commerce=True, referer_path=referer)
+    clock[0] += 1.0  # a new second: new headers, built again
+    later = cache.wire(path, commerce=True, referer_path=referer, json_body=True)
+    assert later is not wire
+    assert later.multi_items() == expected(1_790_000_001)
 
 
 # -- the state of a pending job and its schedule ----------------------------------------------

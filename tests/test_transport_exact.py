@@ -26,6 +26,7 @@ from jimeng_async import (
     UnknownAPIError,
 )
 from jimeng_async import transport as transport_module
+from jimeng_async.auth import build_headers
 from jimeng_async.metrics import Metrics
 from jimeng_async.signer import RequestSignature, SignableRequest
 from jimeng_async.transport import (
@@ -299,6 +300,38 @@ async def test_bodies_content_type_referer_and_extra_params() -> None:
     assert "Content-Type" not in info.headers
     assert transport.metrics.endpoint("get_history_by_ids").successes == 2
     assert transport.metrics.endpoint("get_local_item_list").requests == 1
+
+
+@pytest.mark.anyio
+async def test_a_plain_call_sends_what_a_request_built_from_a_dict_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("jimeng_async.headers.time.time", lambda: 1_790_000_000.5)
+    recorder = Recorder()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as client:
+        transport = _transport(client)
+        await transport.call(HISTORY, {"history_ids": ["1"]})  # the ready URL and headers
+        await transport.call(HISTORY, {"history_ids": ["2"]}, params={"x": "1"})  # its own
+        await transport.call(HISTORY, {"history_ids": ["3"]})
+        built = build_headers(
+            session_id="sid123", profile=transport.profile, path=HISTORY.path,
+            settings=transport.settings, now=1_790_000_000,
+        )  # fmt: skip
+        expected = client.build_request(
+            "POST",
+            str(recorder.requests[0].url),
+            content=b'{"history_ids":["1"]}',
+            headers={**built, "Content-Type": "application/json"},
+        )
+    plain, own, again = recorder.requests
+    assert plain.headers.multi_items() == expected.headers.multi_items()
+    assert own.headers.multi_items() == plain.headers.multi_items()
+    assert again.headers.multi_items() == plain.headers.multi_items()
+    assert plain.url == expected.url == again.url
+    assert own.url.params["x"] == "1"
+    assert own.url.copy_remove_param("x") == plain.url
+    assert plain.content == b'{"history_ids":["1"]}'
+    assert again.content == b'{"history_ids":["3"]}'
 
 
 @pytest.mark.anyio
