@@ -49,6 +49,7 @@ class Control:
             "add_account": self.add_account,
             "make_jobs": self.make_jobs,
             "finish_times": self.finish_times,
+            "durations": self.durations,
             "stats": self.stats,
             "reset_stats": self.reset_stats,
             "upload_slot": self.upload_slot,
@@ -75,6 +76,11 @@ class Control:
             "finish": {i: records[i].created_wall + records[i].phases.finish for i in args["ids"]}
         }
 
+    def durations(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Seconds from submit to terminal status of each job of `token`, in submit order."""
+        records = self.emu.state.records.values()
+        return {"durations": [r.phases.finish for r in records if r.token == args["token"]]}
+
     def stats(self, args: dict[str, Any]) -> dict[str, Any]:
         s = self.emu.stats
         return {
@@ -82,6 +88,8 @@ class Control:
             "history_ids": sum(s.history_batch_sizes),
             "requests": dict(s.requests),
             "max_in_flight": {f"{k[1]}": v for k, v in s.max_in_flight.items()},
+            "served_seconds": dict(s.served_seconds),
+            "served": dict(s.served),
             "cpu": cpu_seconds(),
         }
 

@@ -57,7 +57,7 @@ from .polling import Poller
 from .registry import estimated_cost
 from .results import Downloader, ImageResult, VideoResult
 from .signer import SIGNER_HELP, RequestSigner
-from .slots import QuerySlots
+from .slots import QuerySlots, job_order
 from .sources import PreparedUpload, prepare
 from .tasks import GenerationTask, ProgressCallback, check_progress_callback, follow
 from .transport import (
@@ -425,22 +425,27 @@ class JimengSession:
             if isinstance(images, str | bytes) or not isinstance(images, Sequence):
                 raise InvalidInputError("images", "must be a list of images", allowed="1 to 10")
             drafts.check_image_count(len(images))
-        prepared = await self._prepare_all(
-            [(f"images[{i}]", x) for i, x in enumerate(images or [])]
-        )
-        try:
-            await self._ensure_credits(_image_cost(request.model, request.resolution))
-        except BaseException:
-            _cleanup(prepared)
-            raise
-        refs = await self._upload_all(prepared)
-        await self._check_contents([(f"images[{i}]", ref) for i, ref in enumerate(refs)])
-        draft = drafts.build_image_draft(
-            request,
-            images=[_uploaded(r) for r in refs],
-            version=self.settings.effective_draft_version,
-        )
-        return self._task(await self._submit(draft, request.model_id, submit_id, "image"), "image")
+        # Every query of this job (upload token, content check, generate) keeps the place
+        # in line the job takes here: see slots.job_order.
+        with job_order():
+            prepared = await self._prepare_all(
+                [(f"images[{i}]", x) for i, x in enumerate(images or [])]
+            )
+            try:
+                await self._ensure_credits(_image_cost(request.model, request.resolution))
+            except BaseException:
+                _cleanup(prepared)
+                raise
+            refs = await self._upload_all(prepared)
+            await self._check_contents([(f"images[{i}]", ref) for i, ref in enumerate(refs)])
+            draft = drafts.build_image_draft(
+                request,
+                images=[_uploaded(r) for r in refs],
+                version=self.settings.effective_draft_version,
+            )
+            return self._task(
+                await self._submit(draft, request.model_id, submit_id, "image"), "image"
+            )
 
     async def submit_video(
         self,
@@ -482,27 +487,32 @@ class JimengSession:
             for name, frame in (("first_frame", first_frame), ("end_frame", end_frame))
             if frame is not None
         ]
-        prepared = await self._prepare_all(frames)
-        try:
-            await self._ensure_credits()
-        except BaseException:
-            _cleanup(prepared)
-            raise
-        uploaded = await self._upload_all(prepared)
-        await self._check_contents(
-            [(name, ref) for (name, _), ref in zip(frames, uploaded, strict=True)]
-        )
-        refs = iter(uploaded)
-        first = _uploaded(next(refs)) if first_frame is not None else None
-        end = _uploaded(next(refs)) if end_frame is not None else None
-        draft = drafts.build_video_draft(
-            request,
-            first_frame=first,
-            end_frame=end,
-            submit_id=submit_id,
-            version=self.settings.effective_draft_version,
-        )
-        return self._task(await self._submit(draft, request.model_id, submit_id, "video"), "video")
+        # Every query of this job (upload token, content check, generate) keeps the place
+        # in line the job takes here: see slots.job_order.
+        with job_order():
+            prepared = await self._prepare_all(frames)
+            try:
+                await self._ensure_credits()
+            except BaseException:
+                _cleanup(prepared)
+                raise
+            uploaded = await self._upload_all(prepared)
+            await self._check_contents(
+                [(name, ref) for (name, _), ref in zip(frames, uploaded, strict=True)]
+            )
+            refs = iter(uploaded)
+            first = _uploaded(next(refs)) if first_frame is not None else None
+            end = _uploaded(next(refs)) if end_frame is not None else None
+            draft = drafts.build_video_draft(
+                request,
+                first_frame=first,
+                end_frame=end,
+                submit_id=submit_id,
+                version=self.settings.effective_draft_version,
+            )
+            return self._task(
+                await self._submit(draft, request.model_id, submit_id, "video"), "video"
+            )
 
     async def generate_image(
         self,

@@ -2,17 +2,60 @@
 
 The service allows 5 queries in flight per account. History polls are urgent: one answers for
 up to ten waiting jobs, and a poll stuck behind a flood of submits finds queued jobs already
-running, without the forecast that a queued job's answer carries (issue #15). Within each
-class the order is first come, first served.
+running, without the forecast that a queued job's answer carries (issue #15). The other
+callers are served in the order their jobs started (`job_order`): a blend's upload token,
+content check and generate keep the place in line its submit took, instead of each queueing
+behind every submit that started after it (in a batch of 1,000, the 50 blends were the last
+jobs submitted, and the makespan waited for them). Calls outside a job, and calls of the same
+job, come first come, first served.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 
 import anyio
 import anyio.lowlevel
+
+_tickets = itertools.count()
+#: The place in line of the job whose queries the current task makes, if it makes a job's.
+_job_ticket: ContextVar[int | None] = ContextVar("jimeng_async_job_ticket", default=None)
+
+
+@contextmanager
+def job_order() -> Iterator[None]:
+    """The queries made inside (and in tasks started inside) keep this job's place in line.
+
+    Nested, the outermost job's place holds.
+    """
+    if _job_ticket.get() is not None:
+        yield
+        return
+    token = _job_ticket.set(next(_tickets))
+    try:
+        yield
+    finally:
+        _job_ticket.reset(token)
+
+
+class _Turn:
+    """A caller waiting for a slot, ordered by its job's ticket, then by arrival."""
+
+    __slots__ = ("event", "key", "live")
+
+    def __init__(self, ticket: int, arrival: int) -> None:
+        self.key = (ticket, arrival)
+        self.event = anyio.Event()
+        self.live = True
+
+    def __lt__(self, other: _Turn) -> bool:
+        return self.key < other.key
 
 
 class QuerySlots:
@@ -20,38 +63,64 @@ class QuerySlots:
 
     def __init__(self, limit: int) -> None:
         self._free = limit
-        self._normal: deque[anyio.Event] = deque()
+        self._normal: list[_Turn] = []  # a heap: earliest job first
+        self._waiting_normal = 0  # live turns in the heap (cancelled ones leave lazily)
         self._urgent: deque[anyio.Event] = deque()
 
     @property
     def waiting(self) -> int:
-        return len(self._normal) + len(self._urgent)
+        return self._waiting_normal + len(self._urgent)
 
     async def acquire(self, *, urgent: bool = False) -> None:
-        """Take a slot, waiting behind the urgent callers (and, unless `urgent`, the others)."""
+        """Take a slot, waiting behind the urgent callers (and, unless `urgent`, the callers
+        of jobs that started earlier)."""
         await anyio.lowlevel.checkpoint_if_cancelled()
-        if self._free > 0 and not self._urgent and (urgent or not self._normal):
+        if self._free > 0 and not self._urgent and (urgent or not self._waiting_normal):
             self._free -= 1
             return
-        queue = self._urgent if urgent else self._normal
+        if urgent:
+            await self._wait_urgent()
+            return
+        ticket = _job_ticket.get()
+        arrival = next(_tickets)
+        turn = _Turn(arrival if ticket is None else ticket, arrival)
+        heapq.heappush(self._normal, turn)
+        self._waiting_normal += 1
+        try:
+            await turn.event.wait()
+        except BaseException:
+            if turn.event.is_set():  # the slot was handed over just as this wait was cancelled
+                self.release()
+            else:
+                turn.live = False  # left in the heap, skipped when it comes up
+                self._waiting_normal -= 1
+            raise
+
+    async def _wait_urgent(self) -> None:
         turn = anyio.Event()
-        queue.append(turn)
+        self._urgent.append(turn)
         try:
             await turn.wait()
         except BaseException:
-            if turn.is_set():  # the slot was handed over just as this wait was cancelled
+            if turn.is_set():
                 self.release()
             else:
-                queue.remove(turn)
+                self._urgent.remove(turn)
             raise
 
     def release(self) -> None:
-        """Hand the slot to the next urgent caller, else the next other caller, else free it."""
-        queue = self._urgent or self._normal
-        if queue:
-            queue.popleft().set()
-        else:
-            self._free += 1
+        """Hand the slot to the next urgent caller, else the earliest job's caller, else free
+        it."""
+        if self._urgent:
+            self._urgent.popleft().set()
+            return
+        while self._normal:
+            turn = heapq.heappop(self._normal)
+            if turn.live:
+                self._waiting_normal -= 1
+                turn.event.set()
+                return
+        self._free += 1
 
     def urgent(self) -> _Urgent:
         return _Urgent(self)

@@ -18,7 +18,7 @@ from jimeng_async.auth import build_headers
 from jimeng_async.config import DEFAULT_REGIONS
 from jimeng_async.headers import HeaderCache
 from jimeng_async.polling import Poller
-from jimeng_async.slots import QuerySlots
+from jimeng_async.slots import QuerySlots, job_order
 from jimeng_async.testing import Emulator
 
 pytestmark = pytest.mark.anyio
@@ -66,6 +66,82 @@ async def test_an_urgent_caller_takes_the_next_slot_before_earlier_callers() -> 
             assert order == []
             slots.release()
     assert order == ["poll", "submit 1", "submit 2"]
+
+
+async def test_a_job_keeps_the_place_in_line_it_took_when_it_started() -> None:
+    """A blend's later queries (token, check, generate) go before the submits that started
+    after the blend, though they arrive later; outside a job and within one, first come first
+    served; a cancelled caller's place is skipped."""
+    slots = QuerySlots(1)
+    order: list[str] = []
+    early_job_ready = anyio.Event()
+
+    async def query(name: str) -> None:
+        async with slots:
+            order.append(name)
+
+    async def blend() -> None:
+        with job_order():
+            await early_job_ready.wait()  # its upload: the later submits queue meanwhile
+            await query("blend token")
+            await query("blend generate")
+
+    async def submit(name: str) -> None:
+        with job_order():
+            await query(name)
+
+    with anyio.fail_after(SAFETY):
+        await slots.acquire()  # the only slot is busy
+        async with anyio.create_task_group() as group:
+            group.start_soon(blend)
+            await anyio.wait_all_tasks_blocked()
+            group.start_soon(submit, "submit 1")
+            group.start_soon(query, "no job")
+            cancelled = anyio.CancelScope()
+
+            async def gives_up() -> None:
+                with cancelled:
+                    await submit("cancelled")
+
+            group.start_soon(gives_up)
+            group.start_soon(submit, "submit 2")
+            await anyio.wait_all_tasks_blocked()
+            early_job_ready.set()
+            await anyio.wait_all_tasks_blocked()
+            assert slots.waiting == 5
+            cancelled.cancel()
+            await anyio.wait_all_tasks_blocked()
+            assert slots.waiting == 4
+            slots.release()
+    # The blend's generate, asked for once its token is in, still goes before the rest.
+    assert order == ["blend token", "submit 1", "blend generate", "no job", "submit 2"]
+
+
+async def test_nested_jobs_keep_the_outer_place() -> None:
+    slots = QuerySlots(1)
+    order: list[str] = []
+
+    async def query(name: str) -> None:
+        async with slots:
+            order.append(name)
+
+    async def outer() -> None:
+        with job_order():
+            await anyio.lowlevel.checkpoint()
+            with job_order():  # e.g. a pool's submit around the session's
+                await query("outer")
+
+    with anyio.fail_after(SAFETY):
+        await slots.acquire()
+        async with anyio.create_task_group() as group:
+            with job_order():
+                group.start_soon(outer)  # a task started inside a job inherits its place
+            await anyio.wait_all_tasks_blocked()
+            with job_order():
+                group.start_soon(query, "later")
+            await anyio.wait_all_tasks_blocked()
+            slots.release()
+    assert order == ["outer", "later"]
 
 
 async def test_query_slots_never_exceed_the_limit() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,10 @@ class EmulatorStats:
     credits_charged: int = 0
     history_batch_sizes: list[int] = field(default_factory=list)
     faults_injected: Counter[str] = field(default_factory=Counter)
+    #: Seconds spent serving requests of each kind (read, latency, handling), and how many:
+    #: the service time a client saw, for bounds that use it (benchmarks/batch.py).
+    served_seconds: dict[LimitKind, float] = field(default_factory=dict)
+    served: Counter[LimitKind] = field(default_factory=Counter)
     _in_flight: Counter[tuple[str, LimitKind]] = field(default_factory=Counter, repr=False)
 
     @contextmanager
@@ -58,10 +63,14 @@ class EmulatorStats:
         key = (token, kind)
         self._in_flight[key] += 1
         self.max_in_flight[key] = max(self.max_in_flight.get(key, 0), self._in_flight[key])
+        started = time.perf_counter()
         try:
             yield
         finally:
             self._in_flight[key] -= 1
+            elapsed = time.perf_counter() - started
+            self.served_seconds[kind] = self.served_seconds.get(kind, 0.0) + elapsed
+            self.served[kind] += 1
 
     def clear(self) -> None:
         """Forget every count (in place: the emulator's services keep this same object)."""
@@ -72,3 +81,5 @@ class EmulatorStats:
         self.credits_charged = 0
         self.history_batch_sizes.clear()
         self.faults_injected.clear()
+        self.served_seconds.clear()
+        self.served.clear()
