@@ -162,6 +162,11 @@ def _residual(value: Any) -> int:
     if isinstance(value, bool):
         return 0
     if isinstance(value, int | float):
+        if not -MAX_FIELD_INT <= value <= MAX_FIELD_INT:  # also inf (JSON's 1e400) and NaN
+            raise ResponseFieldError(
+                f"credits: a residual credit count ({value!r}) is not a usable number",
+                context={"field": "credits_detail"},
+            )
         return max(0, int(value))
     if isinstance(value, list):
         return sum(_residual(entry) for entry in value)

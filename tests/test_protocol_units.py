@@ -114,6 +114,13 @@ def test_total_is_the_larger_reading(data: dict[str, Any], total: int) -> None:
     assert CreditInfo.from_data(data).total == total
 
 
+@pytest.mark.parametrize("count", [1e400, -1e400, float("nan"), 2**60])
+def test_an_absurd_residual_count_is_a_field_error(count: float) -> None:
+    data = {"credit": {"gift_credit": 1}, "credits_detail": {"gift_credits": [count]}}
+    with pytest.raises(jm.ResponseFieldError, match="residual credit count"):
+        CreditInfo.from_data(data)
+
+
 def test_credits_with_neither_reading_are_a_field_error() -> None:
     with pytest.raises(jm.ResponseFieldError, match="credit"):
         CreditInfo.from_data({"benefit_status": {}})
