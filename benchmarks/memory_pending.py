@@ -2,7 +2,8 @@
 
 Each figure comes from a fresh interpreter (`--child`), so one measurement's heap never
 pads another's. Ours: 10,000 jobs made in the emulator (queued for hours), resumed and
-awaited on one session, measured once every job has been polled and its record parsed. The
+awaited on one session, a task each, measured once every job has been polled and its record
+parsed (the note adds the same jobs awaited by one `jm.as_completed`). The
 floor: 10,000 tasks each awaiting one shared `anyio.Event`, the least a waiter can cost.
 
     python -m benchmarks.memory_pending [--quick]
@@ -46,7 +47,13 @@ def _per_job(before: tuple[int, int, int], jobs: int) -> dict[str, float]:
     }
 
 
-async def measure_ours(jobs: int) -> dict[str, float]:
+async def _drain(tasks: list[jm.GenerationTask[jm.ImageResult]]) -> None:
+    async for _ in jm.as_completed(tasks):
+        pass
+
+
+async def measure_ours(jobs: int, grouped: bool = False) -> dict[str, float]:
+    """Each job awaited by a task of its own, or (`grouped`) all by one `as_completed`."""
     async with EmulatorProcess(time_scale=0.1, **MANY_JOBS) as emu:
         token = await emu.add_account(jobs + 10)
         ids = (await emu.command("make_jobs", token=token, n=jobs))["ids"]
@@ -55,8 +62,11 @@ async def measure_ours(jobs: int) -> dict[str, float]:
             before = _before()
             tasks = [s.resume(i, kind="image") for i in ids]
             async with anyio.create_task_group() as group:
-                for task in tasks:
-                    group.start_soon(task.wait)
+                if grouped:
+                    group.start_soon(_drain, tasks)
+                else:
+                    for task in tasks:
+                        group.start_soon(task.wait)
                 with anyio.fail_after(300):
                     # every job polled once: the emulator is another process, so ask it
                     while (await emu.stats())["history_ids"] < jobs:  # noqa: ASYNC110
@@ -101,6 +111,7 @@ async def rows(quick: bool = False) -> list[Row]:
     jobs, repeats = (200, 1) if quick else (10_000, 3)
     ours = [await anyio.to_thread.run_sync(child, "ours", jobs, False) for _ in range(repeats)]
     floor = [await anyio.to_thread.run_sync(child, "floor", jobs, False) for _ in range(repeats)]
+    grouped = [await anyio.to_thread.run_sync(child, "grouped", jobs, False)]
     traced = await anyio.to_thread.run_sync(child, "ours", jobs, True)
     floor_traced = await anyio.to_thread.run_sync(child, "floor", jobs, True)
     kb = [o["rss"] / 1024 for o in ours]
@@ -117,7 +128,9 @@ async def rows(quick: bool = False) -> list[Row]:
             f"{above:.1f} KB above the floor; traced {traced['traced'] / 1024:.1f} KB "
             f"(floor {floor_traced['traced'] / 1024:.1f}); GC-tracked objects "
             f"{median([o['gc_objects'] for o in ours]):.0f} per job "
-            f"(floor {median([f['gc_objects'] for f in floor]):.0f})",
+            f"(floor {median([f['gc_objects'] for f in floor]):.0f}); awaited by one "
+            f"as_completed instead of a task each: {grouped[0]['rss'] / 1024:.1f} KB, "
+            f"{grouped[0]['gc_objects']:.0f} objects",
         )
     ]
 
@@ -125,7 +138,7 @@ async def rows(quick: bool = False) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory_pending")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--child", choices=["ours", "floor"])
+    parser.add_argument("--child", choices=["ours", "grouped", "floor"])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--traced", action="store_true")
     parser.add_argument("--json", action="store_true")
@@ -135,8 +148,10 @@ def main() -> None:
         return
     if args.traced:
         tracemalloc.start()
-    measure: Any = measure_ours if args.child == "ours" else measure_floor
-    print(json.dumps(anyio.run(measure, args.jobs)))
+    if args.child == "floor":
+        print(json.dumps(anyio.run(measure_floor, args.jobs)))
+    else:
+        print(json.dumps(anyio.run(measure_ours, args.jobs, args.child == "grouped")))
 
 
 if __name__ == "__main__":
