@@ -195,6 +195,29 @@ def test_nesting_at_the_limit_is_decoded() -> None:
     assert isinstance(data["a"], list)
 
 
+def _depth_of(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth_of(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth_of(v) for v in value), default=0)
+    return 0
+
+
+bracket_text = st.text(alphabet='[]{}"\\ax', max_size=8)
+nested = st.recursive(
+    st.none() | st.integers() | bracket_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(bracket_text, inner, max_size=3),
+    max_leaves=30,
+)
+
+
+@given(nested)
+def test_json_depth_is_the_nesting_of_the_value(value: Any) -> None:
+    """Whatever brackets, quotes and backslashes its strings hold (raw and escaped)."""
+    for raw in (json.dumps(value).encode(), json.dumps(value, ensure_ascii=False).encode()):
+        assert json_depth(raw) == _depth_of(value)
+
+
 def test_brackets_inside_strings_do_not_count() -> None:
     assert json_depth(b'{"a": "[[[[{{{{\\"[[["}') == 1
     assert json_depth(b"[[]]") == 2
