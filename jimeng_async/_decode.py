@@ -37,9 +37,9 @@ def json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> int:
 
     Strings and everything but the brackets are dropped; then each pass removes the empty
     pairs, the leaves of the nesting tree, so the passes it takes are its height. Each pass is
-    one regex substitution in C: a history answer of ten records takes some 50 us, where a
-    Python loop over its brackets took a millisecond (issue #15). Nothing recursive: it
-    cannot overflow the stack. Unbalanced brackets count as openers on top (the decoder refuses them anyway).
+    one regex substitution in C: a history answer of ten records takes 120 us, where a Python
+    loop over its brackets took 310 (issue #15). Nothing recursive: it cannot overflow the
+    stack. Unbalanced brackets count as openers on top (the decoder refuses them anyway).
     """
     shape = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
     depth = 0
