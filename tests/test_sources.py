@@ -1,0 +1,88 @@
+"""The checking pass over an upload source: the key a session's upload cache knows it by, its
+CRC32 and the bytes kept for the integrity checks, whatever the chunks."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import random
+import zlib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jimeng_async import sources
+from jimeng_async.images import TAIL_BYTES
+from jimeng_async.testing.media import png
+
+pytestmark = pytest.mark.anyio
+
+LIMIT = 10**8
+IMAGE = png(40, 30, "sources")
+
+
+def crc(data: bytes) -> str:
+    return f"{zlib.crc32(data):08x}"
+
+
+async def streamed(prepared: sources.PreparedUpload) -> bytes:
+    return b"".join([chunk async for chunk in prepared.chunks()])
+
+
+async def test_bytes_and_file_objects_are_known_by_their_sha256() -> None:
+    async with httpx.AsyncClient() as client:
+        from_bytes = await sources.prepare(IMAGE, max_bytes=LIMIT, client=client)
+        from_file = await sources.prepare(io.BytesIO(IMAGE), max_bytes=LIMIT, client=client)
+    for prepared in (from_bytes, from_file):
+        assert prepared.key == "sha256:" + hashlib.sha256(IMAGE).hexdigest()
+        assert (prepared.size, prepared.crc32) == (len(IMAGE), crc(IMAGE))
+        assert await streamed(prepared) == IMAGE
+
+
+async def test_a_path_is_known_by_its_identity_size_and_crc32(tmp_path: Path) -> None:
+    path = tmp_path / "a.png"
+    path.write_bytes(IMAGE)
+    info = os.stat(path)
+    async with httpx.AsyncClient() as client:
+        prepared = await sources.prepare(path, max_bytes=LIMIT, client=client)
+    identity = f"{info.st_dev}:{info.st_ino}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    assert prepared.key == f"file:{identity}:{len(IMAGE)}:{crc(IMAGE)}"
+    assert (prepared.name, prepared.size, prepared.crc32) == ("a.png", len(IMAGE), crc(IMAGE))
+    assert await streamed(prepared) == IMAGE
+
+
+async def test_a_downloaded_url_is_known_by_its_content_not_its_temporary_file() -> None:
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=IMAGE, headers={"Content-Type": "image/png"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(serve)) as client:
+        prepared = await sources.prepare("https://media.test/a.png", max_bytes=LIMIT, client=client)
+    try:
+        assert prepared.key == "sha256:" + hashlib.sha256(IMAGE).hexdigest()
+        assert (prepared.name, prepared.size, prepared.crc32) == (
+            "image URL",
+            len(IMAGE),
+            crc(IMAGE),
+        )
+        assert await streamed(prepared) == IMAGE
+    finally:
+        prepared.cleanup()
+
+
+def test_the_digest_keeps_the_last_bytes_and_the_crc32_whatever_the_chunks() -> None:
+    data = random.Random(7).randbytes(6000)
+    digest = sources._Digest("source", LIMIT, content_hash=False)
+    assert digest.sha is None
+    fed = 0
+    for size in (3, 2000, 5, TAIL_BYTES, 1500, 1, TAIL_BYTES + 1, 400):
+        digest.feed(data[fed : fed + size])
+        fed += size
+        assert digest.tail == data[:fed][-TAIL_BYTES:]
+        assert digest.size == fed
+        assert f"{digest.crc:08x}" == crc(data[:fed])
+    hashed = sources._Digest("source", LIMIT)
+    hashed.feed(data)
+    assert hashed.sha is not None
+    assert hashed.sha.hexdigest() == hashlib.sha256(data).hexdigest()
