@@ -264,3 +264,39 @@ async def test_cancelling_one_of_two_tasks_on_a_job_leaves_the_other_waited_for(
             jimeng_emulator.thaw_clock()  # the job ends: the other task still hears of it
         assert seen == [first, second]
         assert (await second).history_id == first.history_id
+
+
+async def test_a_task_already_done_comes_without_a_request(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    jimeng_emulator.freeze_clock()
+    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
+        task = await s.submit_image("cancelled first")
+        task.cancel()
+        asked = jimeng_emulator.stats.requests["get_history_by_ids"]
+        assert [t async for t in jm.as_completed([task])] == [task]
+        assert jimeng_emulator.stats.requests["get_history_by_ids"] == asked
+        assert s._poller.pending == 0
+
+
+async def test_a_video_task_is_polled_as_a_video(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    """The waiter watches each job with its task's kind (a video's first ask comes later)."""
+    jimeng_emulator.freeze_clock()
+    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
+        video = s.resume("9000001", kind="video")
+        image = s.resume("9000002", kind="image")
+        kinds: dict[str, str | None] = {}
+
+        async def consume() -> None:
+            async for _ in jm.as_completed([video, image]):
+                pass
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(consume)
+            while s._poller.pending < 2:
+                await anyio.lowlevel.checkpoint()
+            kinds = {i: w.kind for i, w in s._poller._watches.items()}
+            group.cancel_scope.cancel()
+    assert kinds == {"9000001": "video", "9000002": "image"}
