@@ -300,3 +300,20 @@ async def test_a_video_task_is_polled_as_a_video(
             kinds = {i: w.kind for i, w in s._poller._watches.items()}
             group.cancel_scope.cancel()
     assert kinds == {"9000001": "video", "9000002": "image"}
+
+
+async def test_leaving_early_releases_a_job_awaited_through_several_tasks(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    jimeng_emulator.freeze_clock()
+    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
+        failing = await s.submit_image("fails")
+        shared = await s.submit_image("shared")
+        tasks = [failing, shared, s.resume(shared.history_id, kind="image"), shared]
+        jimeng_emulator.set_record_status(failing.history_id, FAILED)
+        async with aclosing(jm.as_completed(tasks)) as finished:
+            async for task in finished:
+                assert task is failing
+                break
+        assert s._poller.pending == 0  # every wait on the shared job was given back
+        assert s._poller._watches == {}
