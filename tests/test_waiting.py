@@ -317,3 +317,31 @@ async def test_leaving_early_releases_a_job_awaited_through_several_tasks(
                 break
         assert s._poller.pending == 0  # every wait on the shared job was given back
         assert s._poller._watches == {}
+
+
+async def test_tasks_resumed_without_a_kind_get_their_records_kind(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    settings = jimeng_emulator.settings()
+    async with jm.JimengSession(jimeng_token, settings=settings) as s:
+        video = await s.submit_video("a video")
+        image = await s.submit_image("an image")
+    async with jm.JimengSession(jimeng_token, settings=settings) as s:
+        tasks = [s.resume(video.history_id), s.resume(image.history_id)]
+        seen = [task async for task in jm.as_completed(tasks)]
+        results = {task.history_id: await task for task in seen}
+    assert [task.kind for task in tasks] == ["video", "image"]
+    assert isinstance(results[video.history_id], jm.VideoResult)
+    assert isinstance(results[image.history_id], jm.ImageResult)
+
+
+async def test_a_job_never_found_comes_with_its_error(
+    jimeng_emulator: Emulator, jimeng_token: str
+) -> None:
+    async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
+        task = s.resume("7999999999999", kind="image")
+        assert [t async for t in jm.as_completed([task])] == [task]
+        assert task.status is jm.TaskStatus.FAILED
+        with pytest.raises(jm.JobNotFoundError) as caught:
+            await task
+    assert caught.value.history_id == "7999999999999"
