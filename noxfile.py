@@ -80,7 +80,7 @@ MUTATION_TARGETS: dict[str, tuple[str, ...]] = {
     ),
     "waiting": ("tests/test_waiting.py",),
     "tasks": ("tests/test_waiting.py", "tests/test_generation.py", "tests/test_results.py"),
-    "sources": ("tests/test_sources.py", "tests/test_upload.py"),
+    "sources": ("tests/test_sources.py", "tests/test_upload.py", "tests/test_hardening.py"),
     "headers": ("tests/test_perf_units.py", "tests/test_transport_exact.py"),
 }
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jimeng_async import sources
-from jimeng_async.images import TAIL_BYTES
+from jimeng_async import InvalidSourceError, sources
+from jimeng_async.images import HEADER_BYTES, TAIL_BYTES
 from jimeng_async.testing.media import png
 
 pytestmark = pytest.mark.anyio
@@ -71,14 +71,16 @@ async def test_a_downloaded_url_is_known_by_its_content_not_its_temporary_file()
         prepared.cleanup()
 
 
-def test_the_digest_keeps_the_last_bytes_and_the_crc32_whatever_the_chunks() -> None:
-    data = random.Random(7).randbytes(6000)
+def test_the_digest_keeps_the_first_and_last_bytes_and_the_crc32_whatever_the_chunks() -> None:
+    data = random.Random(7).randbytes(HEADER_BYTES + 6000)
     digest = sources._Digest("source", LIMIT, content_hash=False)
     assert digest.sha is None
     fed = 0
-    for size in (3, 2000, 5, TAIL_BYTES, 1500, 1, TAIL_BYTES + 1, 400):
+    sizes = (3, 2000, 5, TAIL_BYTES, HEADER_BYTES - 3000, 1500, 1, TAIL_BYTES + 1, 2400, 400)
+    for size in sizes:
         digest.feed(data[fed : fed + size])
         fed += size
+        assert digest.head == data[:fed][:HEADER_BYTES]
         assert digest.tail == data[:fed][-TAIL_BYTES:]
         assert digest.size == fed
         assert f"{digest.crc:08x}" == crc(data[:fed])
@@ -86,3 +88,16 @@ def test_the_digest_keeps_the_last_bytes_and_the_crc32_whatever_the_chunks() -> 
     hashed.feed(data)
     assert hashed.sha is not None
     assert hashed.sha.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_a_source_of_exactly_the_limit_passes_one_byte_more_is_refused() -> None:
+    data = bytes(100)
+    digest = sources._Digest("source", 100)
+    digest.feed(data[:60])
+    digest.feed(data[60:])
+    assert digest.size == 100
+    over = sources._Digest("source", 99)
+    over.feed(data[:60])
+    with pytest.raises(InvalidSourceError) as caught:
+        over.feed(data[60:])
+    assert (caught.value.field, caught.value.reason) == ("source", "too_large")
