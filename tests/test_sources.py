@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from jimeng_async import InvalidSourceError, sources
-from jimeng_async.images import HEADER_BYTES, TAIL_BYTES
+from jimeng_async.images import HEADER_BYTES, PNG_END, SUPPORTED_FORMATS, TAIL_BYTES
 from jimeng_async.testing.media import png
 
 pytestmark = pytest.mark.anyio
@@ -101,3 +101,53 @@ def test_a_source_of_exactly_the_limit_passes_one_byte_more_is_refused() -> None
     with pytest.raises(InvalidSourceError) as caught:
         over.feed(data[60:])
     assert (caught.value.field, caught.value.reason) == ("source", "too_large")
+
+
+class _TextReader:
+    """A seekable object whose read() gives text: refused while it is read."""
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return 0
+
+    def seek(self, offset: int) -> int:
+        return offset
+
+    def read(self, size: int = -1) -> str:
+        return "not bytes"
+
+
+async def test_each_refusal_names_the_argument_its_reason_and_what_is_allowed() -> None:
+    allowed = ", ".join(SUPPORTED_FORMATS)
+    cases: list[tuple[object, int, str, str]] = [
+        (b"", 100, "empty", "image: is empty"),
+        (bytes(101), 100, "too_large", "image: is larger than the upload limit of 100 bytes"),
+        (_TextReader(), 100, "source", "image: is not a binary source (it reads text)"),
+    ]
+    async with httpx.AsyncClient() as client:
+        for source, limit, reason, text in cases:
+            with pytest.raises(InvalidSourceError) as caught:
+                await sources.prepare(source, max_bytes=limit, client=client, field="image")
+            assert (caught.value.field, caught.value.reason) == ("image", reason)
+            assert caught.value.args[0].startswith(text)
+        with pytest.raises(InvalidSourceError) as caught:
+            await sources.prepare(b"not an image", max_bytes=100, client=client, field="image")
+        named = await sources.prepare(IMAGE, max_bytes=LIMIT, client=client)
+    assert (caught.value.field, caught.value.reason) == ("image", "format")
+    assert caught.value.allowed == allowed
+    assert named.name == "image bytes"
+
+
+def test_the_png_end_is_seen_wherever_the_chunks_split_it() -> None:
+    end = len(IMAGE)
+    assert IMAGE.endswith(PNG_END)
+    for cut in range(end - len(PNG_END), end + 1):
+        digest = sources._Digest("source", LIMIT)
+        digest.feed(IMAGE[:cut])
+        digest.feed(IMAGE[cut:] + b"trailing bytes")  # data after IEND is tolerated
+        assert digest.png_end_seen, cut
+    cut_short = sources._Digest("source", LIMIT)
+    cut_short.feed(IMAGE[:-1])
+    assert not cut_short.png_end_seen
