@@ -101,6 +101,7 @@ def test_a_source_of_exactly_the_limit_passes_one_byte_more_is_refused() -> None
     with pytest.raises(InvalidSourceError) as caught:
         over.feed(data[60:])
     assert (caught.value.field, caught.value.reason) == ("source", "too_large")
+    assert caught.value.args[0].startswith("source: is larger than the upload limit of 99 bytes")
 
 
 class _TextReader:
@@ -134,7 +135,7 @@ async def test_each_refusal_names_the_argument_its_reason_and_what_is_allowed() 
             assert caught.value.args[0].startswith(text)
         with pytest.raises(InvalidSourceError) as caught:
             await sources.prepare(b"not an image", max_bytes=100, client=client, field="image")
-        named = await sources.prepare(IMAGE, max_bytes=LIMIT, client=client)
+        named = await sources.prepare(IMAGE, max_bytes=len(IMAGE), client=client)  # at the limit
     assert (caught.value.field, caught.value.reason) == ("image", "format")
     assert caught.value.allowed == allowed
     assert named.name == "image bytes"

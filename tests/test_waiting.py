@@ -344,4 +344,6 @@ async def test_a_job_never_found_comes_with_its_error(
         assert task.status is jm.TaskStatus.FAILED
         with pytest.raises(jm.JobNotFoundError) as caught:
             await task
+        with pytest.raises(jm.JobNotFoundError):  # awaited directly, the same error ends it
+            await s.resume("7999999999998", kind="image")
     assert caught.value.history_id == "7999999999999"
