@@ -72,7 +72,16 @@ MUTATION_TARGETS: dict[str, tuple[str, ...]] = {
     "cache": ("tests/test_cache.py",),
     "transport": ("tests/test_transport_unit.py", "tests/test_transport_exact.py"),
     "drafts": ("tests/test_drafts.py",),
-    "polling": ("tests/test_polling.py", "tests/test_polling_schedule.py"),
+    "polling": (
+        "tests/test_polling.py",
+        "tests/test_polling_schedule.py",
+        "tests/test_polling_groups.py",
+        "tests/test_waiting.py",
+    ),
+    "waiting": ("tests/test_waiting.py",),
+    "tasks": ("tests/test_waiting.py", "tests/test_generation.py", "tests/test_results.py"),
+    "sources": ("tests/test_sources.py", "tests/test_upload.py", "tests/test_hardening.py"),
+    "headers": ("tests/test_perf_units.py", "tests/test_transport_exact.py"),
 }
 
 
