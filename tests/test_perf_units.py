@@ -4,6 +4,7 @@ of a pending job and the forecast-driven schedule (against a fake service, no ti
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -228,6 +229,29 @@ def test_cached_headers_are_build_headers_of_the_same_second(
     later = cache.headers(path, commerce=False, referer_path="/ai-tool/image/generate")
     assert later == expected(1_790_000_001)
     assert later["Sign"] != again["Sign"]
+
+
+def test_cached_headers_carry_the_cache_s_own_second_and_origin_on_us(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the cache's clock is fake (auth's stays real): its headers are built for the
+    cache's second, and the commerce flag reaches them (on us, the commerce origin differs)."""
+    fake_time = types.SimpleNamespace(time=lambda: 1_790_000_000.7)
+    monkeypatch.setattr("jimeng_async.headers.time", fake_time)
+    settings = Settings()
+    profile = DEFAULT_REGIONS["us"]
+    cache = HeaderCache(session_id="s" * 32, profile=profile, settings=settings)
+    path, referer = "/commerce/v1/benefits/user_credit", "/ai-tool/image/generate"
+    for commerce in (True, False):
+        expected = build_headers(
+            session_id="s" * 32, profile=profile, path=path, settings=settings,
+            commerce=commerce, now=1_790_000_000,
+        )  # fmt: skip
+        assert cache.headers(path, commerce=commerce, referer_path=referer) == expected
+        wire = cache.wire(path, commerce=commerce, referer_path=referer, json_body=False)
+        assert wire.multi_items() == list(httpx.Headers(expected).multi_items())
+        assert expected["Device-Time"] == "1790000000"
+    assert profile.commerce_origin != profile.origin
 
 
 def test_ready_wire_headers_are_build_headers_of_the_same_second_in_order(
