@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any, Literal, overload
@@ -425,27 +425,18 @@ class JimengSession:
             if isinstance(images, str | bytes) or not isinstance(images, Sequence):
                 raise InvalidInputError("images", "must be a list of images", allowed="1 to 10")
             drafts.check_image_count(len(images))
-        # Every query of this job (upload token, content check, generate) keeps the place
-        # in line the job takes here: see slots.job_order.
-        with job_order():
-            prepared = await self._prepare_all(
-                [(f"images[{i}]", x) for i, x in enumerate(images or [])]
-            )
-            try:
-                await self._ensure_credits(_image_cost(request.model, request.resolution))
-            except BaseException:
-                _cleanup(prepared)
-                raise
-            refs = await self._upload_all(prepared)
-            await self._check_contents([(f"images[{i}]", ref) for i, ref in enumerate(refs)])
-            draft = drafts.build_image_draft(
+        sources = [(f"images[{i}]", x) for i, x in enumerate(images or [])]
+
+        def draft(refs: list[ImageRef]) -> dict[str, Any]:
+            return drafts.build_image_draft(
                 request,
                 images=[_uploaded(r) for r in refs],
                 version=self.settings.effective_draft_version,
             )
-            return self._task(
-                await self._submit(draft, request.model_id, submit_id, "image"), "image"
-            )
+
+        cost = _image_cost(request.model, request.resolution)
+        submitted = await self._run_job(sources, cost, draft, request.model_id, submit_id, "image")
+        return self._task(submitted, "image")
 
     async def submit_video(
         self,
@@ -487,32 +478,21 @@ class JimengSession:
             for name, frame in (("first_frame", first_frame), ("end_frame", end_frame))
             if frame is not None
         ]
-        # Every query of this job (upload token, content check, generate) keeps the place
-        # in line the job takes here: see slots.job_order.
-        with job_order():
-            prepared = await self._prepare_all(frames)
-            try:
-                await self._ensure_credits()
-            except BaseException:
-                _cleanup(prepared)
-                raise
-            uploaded = await self._upload_all(prepared)
-            await self._check_contents(
-                [(name, ref) for (name, _), ref in zip(frames, uploaded, strict=True)]
-            )
-            refs = iter(uploaded)
-            first = _uploaded(next(refs)) if first_frame is not None else None
-            end = _uploaded(next(refs)) if end_frame is not None else None
-            draft = drafts.build_video_draft(
+
+        def draft(refs: list[ImageRef]) -> dict[str, Any]:
+            uploaded = iter(refs)
+            first = _uploaded(next(uploaded)) if first_frame is not None else None
+            end = _uploaded(next(uploaded)) if end_frame is not None else None
+            return drafts.build_video_draft(
                 request,
                 first_frame=first,
                 end_frame=end,
                 submit_id=submit_id,
                 version=self.settings.effective_draft_version,
             )
-            return self._task(
-                await self._submit(draft, request.model_id, submit_id, "video"), "video"
-            )
+
+        submitted = await self._run_job(frames, None, draft, request.model_id, submit_id, "video")
+        return self._task(submitted, "video")
 
     async def generate_image(
         self,
@@ -701,6 +681,31 @@ class JimengSession:
                 )
         if cost is not None and self._credit_left is not None:
             self._credit_left -= cost  # this job's share of the balance just seen
+
+    async def _run_job(
+        self,
+        sources: Sequence[tuple[str, ImageSource]],
+        cost: int | None,
+        draft: Callable[[list[ImageRef]], dict[str, Any]],
+        model_id: str,
+        submit_id: str,
+        kind: Kind,
+    ) -> tuple[str, str]:
+        """Check, pay for and upload a job's inputs (named by their arguments), then submit the
+        draft made from them. Every query of the job (credits, upload tokens, content checks,
+        generate) keeps the place in line the job takes here: see `slots.job_order`."""
+        with job_order():
+            prepared = await self._prepare_all(sources)
+            try:
+                await self._ensure_credits(cost)
+            except BaseException:
+                _cleanup(prepared)
+                raise
+            refs = await self._upload_all(prepared)
+            await self._check_contents(
+                [(name, ref) for (name, _), ref in zip(sources, refs, strict=True)]
+            )
+            return await self._submit(draft(refs), model_id, submit_id, kind)
 
     async def _submit(
         self, draft: dict[str, Any], model_id: str, submit_id: str, kind: Kind
