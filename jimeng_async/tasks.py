@@ -356,25 +356,23 @@ async def wait_together(
     waiting: dict[Watch, GenerationTask[ResultT]] = {}
     also: dict[Watch, list[GenerationTask[ResultT]]] = {}
 
+    def handed_over(task: GenerationTask[ResultT], watch: Watch) -> bool:
+        if not task._settle(watch):
+            return False
+        group.part(watch)
+        poller.release(watch)
+        done(task)
+        return True
+
     def settle(watch: Watch) -> None:
-        first = waiting.get(watch)
+        first = waiting.pop(watch, None)
         if first is None:
             return
-        on_watch = [first, *also.pop(watch, ())]
-        for task in on_watch:
-            if task._settle(watch):
-                group.part(watch)
-                poller.release(watch)
-                done(task)
-            else:
-                also.setdefault(watch, []).append(task)
-        left = also.pop(watch, [])
+        left = [t for t in (first, *also.pop(watch, ())) if not handed_over(t, watch)]
         if left:
             waiting[watch] = left[0]
             if left[1:]:
                 also[watch] = left[1:]
-        else:
-            del waiting[watch]
 
     try:
         while tasks:
