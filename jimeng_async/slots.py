@@ -45,14 +45,16 @@ def job_order() -> Iterator[None]:
 
 
 class _Turn:
-    """A caller waiting for a slot, ordered by its job's ticket, then by arrival."""
+    """A caller waiting for a slot, ordered by its job's ticket, then by arrival. A cancelled
+    one stays in its queue, not `live`, and is skipped when it comes up."""
 
-    __slots__ = ("event", "key", "live")
+    __slots__ = ("event", "key", "live", "urgent")
 
-    def __init__(self, ticket: int, arrival: int) -> None:
+    def __init__(self, ticket: int, arrival: int, urgent: bool) -> None:
         self.key = (ticket, arrival)
         self.event = anyio.Event()
         self.live = True
+        self.urgent = urgent
 
     def __lt__(self, other: _Turn) -> bool:
         return self.key < other.key
@@ -63,64 +65,56 @@ class QuerySlots:
 
     def __init__(self, limit: int) -> None:
         self._free = limit
+        self._urgent: deque[_Turn] = deque()
         self._normal: list[_Turn] = []  # a heap: earliest job first
-        self._waiting_normal = 0  # live turns in the heap (cancelled ones leave lazily)
-        self._urgent: deque[anyio.Event] = deque()
+        self._live = {True: 0, False: 0}  # live turns in each queue, by urgency
 
     @property
     def waiting(self) -> int:
-        return self._waiting_normal + len(self._urgent)
+        return self._live[True] + self._live[False]
 
     async def acquire(self, *, urgent: bool = False) -> None:
         """Take a slot, waiting behind the urgent callers (and, unless `urgent`, the callers
         of jobs that started earlier)."""
         await anyio.lowlevel.checkpoint_if_cancelled()
-        if self._free > 0 and not self._urgent and (urgent or not self._waiting_normal):
+        if self._free > 0 and not self._live[True] and (urgent or not self._live[False]):
             self._free -= 1
-            return
-        if urgent:
-            await self._wait_urgent()
             return
         ticket = _job_ticket.get()
         arrival = next(_tickets)
-        turn = _Turn(arrival if ticket is None else ticket, arrival)
-        heapq.heappush(self._normal, turn)
-        self._waiting_normal += 1
+        turn = _Turn(arrival if ticket is None else ticket, arrival, urgent)
+        if urgent:
+            self._urgent.append(turn)
+        else:
+            heapq.heappush(self._normal, turn)
+        self._live[urgent] += 1
         try:
             await turn.event.wait()
         except BaseException:
             if turn.event.is_set():  # the slot was handed over just as this wait was cancelled
                 self.release()
             else:
-                turn.live = False  # left in the heap, skipped when it comes up
-                self._waiting_normal -= 1
-            raise
-
-    async def _wait_urgent(self) -> None:
-        turn = anyio.Event()
-        self._urgent.append(turn)
-        try:
-            await turn.wait()
-        except BaseException:
-            if turn.is_set():
-                self.release()
-            else:
-                self._urgent.remove(turn)
+                turn.live = False
+                self._live[urgent] -= 1
             raise
 
     def release(self) -> None:
         """Hand the slot to the next urgent caller, else the earliest job's caller, else free
         it."""
-        if self._urgent:
-            self._urgent.popleft().set()
-            return
+        while self._urgent:
+            if self._hand_over(self._urgent.popleft()):
+                return
         while self._normal:
-            turn = heapq.heappop(self._normal)
-            if turn.live:
-                self._waiting_normal -= 1
-                turn.event.set()
+            if self._hand_over(heapq.heappop(self._normal)):
                 return
         self._free += 1
+
+    def _hand_over(self, turn: _Turn) -> bool:
+        if not turn.live:
+            return False
+        self._live[turn.urgent] -= 1
+        turn.event.set()
+        return True
 
     def urgent(self) -> _Urgent:
         return _Urgent(self)
