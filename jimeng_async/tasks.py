@@ -366,7 +366,7 @@ async def wait_together(
 
     def settle(watch: Watch) -> None:
         first = waiting.pop(watch, None)
-        if first is None:
+        if first is None:  # handed over already: noticed again while a slice was settled
             return
         left = [t for t in (first, *also.pop(watch, ())) if not handed_over(t, watch)]
         if left:
