@@ -13,6 +13,11 @@ forecast (or once it has passed) a back-off grows while the status stays the sam
 sit on a grid of `poll_min_interval` (a forecast's on a 3/4 one, so that the result is seen
 sooner than one poll a `poll_min_interval` would see it) so that one round catches many jobs,
 and the last batch of a round is filled with the soonest-due others.
+While other calls wait for a query slot (a batch still submitting), only the jobs not yet
+answered are asked for at once: their first answer carries the forecast, which a job loses
+once it leaves the queue. A job already answered rides along in their batches or is put off
+to a later round, for at most `poll_max_interval` past its due time, so that submits do not
+queue behind polls whose answers can wait (issue #15).
 A round is its own retry loop: a transient failure (network, 5xx, 429, busy) puts the batch's
 jobs back with a back-off; an expired or banned token fails every waiter at once; a refused
 request (ret 2002, HTTP 400) fails that batch's jobs; anything unexpected fails that batch's
@@ -112,6 +117,7 @@ class Watch:
         "listener",
         "more_listeners",
         "next_due",
+        "put_off_since",
         "queue",
         "queued",
         "record",
@@ -134,6 +140,7 @@ class Watch:
         self.stamp = 0
         self.changed: anyio.Event | None = None
         self.next_due = due
+        self.put_off_since: float | None = None  # due since then, put off while slots are busy
         self.deadline = math.inf
         self.expected = 0.0  # when the last forecast said the job would be done
         self.absent_since: float | None = now
@@ -261,9 +268,13 @@ class WatchGroup:
 class Poller:
     """The pending jobs of one session and the turn-taking of their waiters."""
 
-    def __init__(self, fetch: Fetch, settings: Settings) -> None:
+    def __init__(
+        self, fetch: Fetch, settings: Settings, *, contended: Callable[[], bool] = lambda: False
+    ) -> None:
+        """`contended` tells whether other calls wait for a query slot just now."""
         self._fetch = fetch
         self._settings = settings
+        self._contended = contended
         self._watches: dict[str, Watch] = {}
         self._fifo: deque[Watch] = deque()
         self._driver: Watch | None = None
@@ -472,9 +483,37 @@ class Poller:
         size = self._settings.poll_batch_size
         ordered = sorted(self._watches.values(), key=lambda w: w.next_due)
         due = sum(1 for w in ordered if w.next_due <= now)
-        # Fill the last batch with jobs due soonest: they ride along for free.
-        chosen = ordered[: min(len(ordered), math.ceil(due / size) * size)]
+        if self._contended():
+            urgent: list[Watch] = []
+            can_wait: list[Watch] = []
+            for watch in ordered[:due]:
+                (urgent if self._cannot_wait(watch, now) else can_wait).append(watch)
+            spare = urgent[len(urgent) - len(urgent) % size :]
+            if all(w.put_off_since is None for w in spare):  # asked for next round, not now
+                self._put_off(spare, now)
+                del urgent[len(urgent) - len(spare) :]
+            fill = -len(urgent) % size
+            chosen = urgent + (can_wait + ordered[due:])[:fill]
+            self._put_off(can_wait[fill:], now)
+        else:
+            chosen = ordered[: math.ceil(due / size) * size]
+        # Either way the last batch is filled with the jobs due soonest: they ride for free.
         return [chosen[i : i + size] for i in range(0, len(chosen), size)]
+
+    def _cannot_wait(self, watch: Watch, now: float) -> bool:
+        """Whether a due job is asked for even while other calls wait for a query slot."""
+        if watch.status is None:  # not answered yet: only a queued job's answer forecasts
+            return True
+        since = watch.next_due if watch.put_off_since is None else watch.put_off_since
+        return now - since >= self._settings.poll_max_interval
+
+    def _put_off(self, watches: list[Watch], now: float) -> None:
+        """Ask for these due jobs on a later round (see `_batches`)."""
+        later = self._align(now + self._settings.poll_min_interval * _FIRST_GRID, _FIRST_GRID)
+        for watch in watches:
+            if watch.put_off_since is None:
+                watch.put_off_since = watch.next_due
+            watch.next_due = later
 
     async def _round(self, now: float) -> None:
         self.rounds += 1
@@ -493,6 +532,8 @@ class Poller:
 
     async def _poll_batch(self, batch: list[Watch], round_scope: anyio.CancelScope) -> None:
         ids = [w.history_id for w in batch]
+        for watch in batch:
+            watch.put_off_since = None
         self.requests += 1
         try:
             records = history_records(await self._fetch(ids))
@@ -558,7 +599,9 @@ class Poller:
             if self._is_pending(watch):
                 del self._watches[watch.history_id]
             return
-        watch.next_due = self._next_due(watch, now)
+        planned, watch.next_due = watch.next_due, self._next_due(watch, now)
+        if planned > now:  # it rode along before its due: the answer does not put that off
+            watch.next_due = min(planned, watch.next_due)
 
     def _unknown_persists(self, watch: Watch, record: HistoryRecord, now: float) -> bool:
         """An unknown status counts as running until it lasts `unknown_status_grace`: then fail."""

@@ -173,7 +173,9 @@ class JimengSession:
         self._accounts: TTLCache[AccountInfo] = TTLCache(self.settings.account_ttl)
         self._credits: TTLCache[CreditInfo] = TTLCache(self.settings.credit_ttl)
         self._uploads: TTLCache[ImageRef] = TTLCache(self.settings.upload_ttl)
-        self._poller = Poller(self._fetch_history, self.settings)
+        self._poller = Poller(
+            self._fetch_history, self.settings, contended=lambda: self.transport.backlog > 0
+        )
         self._entered = False
         self._last_total: int | None = None
         self._closed = False

@@ -73,6 +73,11 @@ class QuerySlots:
     def waiting(self) -> int:
         return self._live[True] + self._live[False]
 
+    @property
+    def ordinary_waiting(self) -> int:
+        """Callers waiting for a slot that are not urgent (submits and the like)."""
+        return self._live[False]
+
     async def acquire(self, *, urgent: bool = False) -> None:
         """Take a slot, waiting behind the urgent callers (and, unless `urgent`, the callers
         of jobs that started earlier)."""

@@ -7,6 +7,7 @@ decoded from the `{"ret", "errmsg", "data"}` envelope into data or a typed error
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -106,6 +107,31 @@ class _NoCookies(CookieJar):
         return None
 
 
+class _NoCookieStore(httpx.Cookies):
+    """The client's cookies, never read from a response: httpx would otherwise copy every
+    request's headers into a urllib request per response (some 60 us a call) only for the
+    jar to ignore them."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """An `httpx.AsyncClient` whose cookie store stays empty: cookies set on it are dropped,
+    so that no account's cookie rides on another's request (one store serves every client,
+    since it can hold nothing)."""
+
+    _store = _NoCookieStore(_NoCookies())
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._store
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
+
+
 def new_http_client(
     settings: Settings, *, max_connections: int = 100, proxy: str | None = None
 ) -> httpx.AsyncClient:
@@ -116,12 +142,10 @@ def new_http_client(
     `trust_env` the CA bundle in `SSL_CERT_FILE` / `SSL_CERT_DIR` is honoured too. A pool makes
     one client per distinct proxy.
     """
-    no_cookies = _NoCookies()
     try:
-        return httpx.AsyncClient(
+        return _CookielessClient(
             timeout=httpx.Timeout(settings.request_timeout),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
-            cookies=no_cookies,
             follow_redirects=False,
             trust_env=settings.trust_env,
             proxy=proxy or settings.proxy,
@@ -400,6 +424,13 @@ class Transport:
         twin.policy = RetryPolicy.from_settings(settings)
         return twin
 
+    @property
+    def backlog(self) -> int:
+        """Calls waiting for a query slot, urgent ones (polls) left out; 0 where the slots
+        cannot tell (a pool's shared slots)."""
+        slots = self._query_slots
+        return slots.ordinary_waiting if isinstance(slots, QuerySlots) else 0
+
     async def call(
         self,
         endpoint: Endpoint,
@@ -430,8 +461,7 @@ class Transport:
         queue = slots.urgent() if urgent and isinstance(slots, QuerySlots) else slots
 
         async def attempt(number: int) -> dict[str, Any]:
-            async with queue:
-                return await self._send_once(endpoint, content, number, params or {})
+            return await self._send_once(endpoint, content, number, params or {}, queue)
 
         return await call_with_retries(
             attempt,
@@ -465,8 +495,38 @@ class Transport:
         return url
 
     async def _send_once(
-        self, endpoint: Endpoint, content: bytes, number: int, extra: Mapping[str, str]
+        self,
+        endpoint: Endpoint,
+        content: bytes,
+        number: int,
+        extra: Mapping[str, str],
+        slot: contextlib.AbstractAsyncContextManager[Any],
     ) -> dict[str, Any]:
+        """One attempt: the request is built and sent holding a query `slot`, given back once
+        the answer is in and before it is read (the service is done with the query then)."""
+        context: dict[str, Any] = {"endpoint": endpoint.name, "attempt": number}
+        sent: list[float] = []  # when the request went out, once it did
+        ok = False
+        try:
+            async with slot:
+                response = await self._post(endpoint, content, extra, context, sent)
+            data = decode_envelope(response, context)
+            ok = True
+            return data
+        finally:
+            started = sent[0] if sent else time.monotonic()
+            label = f"POST {endpoint.path}"
+            record_attempt(self.metrics, endpoint.name, label, context, ok=ok, started=started)
+
+    async def _post(
+        self,
+        endpoint: Endpoint,
+        content: bytes,
+        extra: Mapping[str, str],
+        context: dict[str, Any],
+        sent: list[float],
+    ) -> httpx.Response:
+        """Build and send the request (appending its start time to `sent`); the response."""
         url: httpx.URL | str
         headers: httpx.Headers | dict[str, str]
         signer = self.signer if endpoint.signed else None
@@ -488,30 +548,21 @@ class Transport:
                 referer_path=endpoint.referer_path,
                 json_body=bool(content),
             )
-        context: dict[str, Any] = {"endpoint": endpoint.name, "attempt": number}
-        # `measured`, inlined (its generator-based context manager cost ~10 us per call);
-        # the attempt is bounded, typed and recorded by the same helpers. The bound is a bare
-        # cancel scope rather than `anyio.fail_after`, whose two nested generator context
-        # managers cost a few us per call: the scope's deadline is the only thing that can
-        # cancel it, so a caught cancellation is the time-out.
+        # The bound is a bare cancel scope rather than `anyio.fail_after`, whose two nested
+        # generator context managers cost a few us per call: the scope's deadline is the only
+        # thing that can cancel it, so a caught cancellation is the time-out.
         limit = self.settings.request_timeout
-        ok = False
-        started = time.monotonic()
+        sent.append(time.monotonic())
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + limit) as bound:
                 response = await self.client.post(url, content=content, headers=headers)
             if bound.cancelled_caught:
                 raise TimeoutError
-            context["status"] = response.status_code
-            context["request_id"] = request_id(response)
-            data = decode_envelope(response, context)
-            ok = True
-            return data
         except (TimeoutError, httpx.RequestError) as exc:
             raise network_error(exc, limit, context) from None
-        finally:
-            label = f"POST {endpoint.path}"
-            record_attempt(self.metrics, endpoint.name, label, context, ok=ok, started=started)
+        context["status"] = response.status_code
+        context["request_id"] = request_id(response)
+        return response
 
 
 async def _sign(

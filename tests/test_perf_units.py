@@ -64,6 +64,7 @@ async def test_an_urgent_caller_takes_the_next_slot_before_earlier_callers() -> 
             group.start_soon(take, "poll", True)
             await anyio.wait_all_tasks_blocked()
             assert slots.waiting == 3
+            assert slots.ordinary_waiting == 2  # the backlog a poll round looks at
             assert order == []
             slots.release()
     assert order == ["poll", "submit 1", "submit 2"]

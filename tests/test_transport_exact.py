@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import types
+from functools import partial
 from typing import Any
 
 import anyio
@@ -29,6 +30,7 @@ from jimeng_async import transport as transport_module
 from jimeng_async.auth import build_headers
 from jimeng_async.metrics import Metrics
 from jimeng_async.signer import RequestSignature, SignableRequest
+from jimeng_async.slots import QuerySlots
 from jimeng_async.transport import (
     ACCOUNT_INFO,
     GENERATE,
@@ -248,6 +250,12 @@ def test_the_http_client_keeps_no_cookies_and_follows_no_redirects() -> None:
             request=httpx.Request("GET", "https://jimeng.jianying.com/"),
         )
     )
+    assert len(client.cookies) == 0
+    client.cookies = {"sessionid": "leak"}
+    client.cookies.set("sessionid", "leak", domain="jimeng.jianying.com")
+    assert len(client.cookies) == 0
+    request = client.build_request("GET", "https://jimeng.jianying.com/", cookies={"a": "b"})
+    assert request.headers["Cookie"] == "a=b"  # only what the caller passes for one request
     assert len(client.cookies) == 0
     pool = client._transport._pool  # type: ignore[attr-defined]
     assert pool._max_connections == 7
@@ -536,3 +544,27 @@ async def test_a_closed_transport_says_so_exactly() -> None:
         with pytest.raises(SessionClosedError) as info:
             await transport.call(HISTORY)
     assert info.value.message == "this session is closed"
+
+
+@pytest.mark.anyio
+async def test_the_backlog_counts_the_calls_waiting_for_a_slot_polls_left_out() -> None:
+    release = anyio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return httpx.Response(200, json={"ret": "0", "data": {}})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        transport = _transport(client)
+        assert transport.backlog == 0  # slots that cannot tell
+        transport._query_slots = QuerySlots(1)
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                group.start_soon(transport.call, HISTORY)  # holds the one slot
+                await anyio.wait_all_tasks_blocked()
+                group.start_soon(transport.call, ACCOUNT_INFO)
+                group.start_soon(partial(transport.call, HISTORY, urgent=True))
+                await anyio.wait_all_tasks_blocked()
+                assert transport.backlog == 1
+                release.set()
+        assert transport.backlog == 0
