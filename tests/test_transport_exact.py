@@ -3,6 +3,7 @@ the measured attempt and the signer hook. No server; each value pinned (mutation
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import types
@@ -16,6 +17,7 @@ import pytest
 from jimeng_async import (
     APIError,
     AuthError,
+    InvalidInputError,
     JimengAPIError,
     MalformedResponseError,
     NetworkError,
@@ -513,6 +515,32 @@ async def test_the_transport_uses_its_own_signer_settings_and_time_limit() -> No
         with anyio.fail_after(10), pytest.raises(NetworkError) as info:
             await transport.call(HISTORY, retries=0)
         assert info.value.message == "no answer within 0.05s"
+        assert info.value.context == {"endpoint": "get_history_by_ids", "attempt": 1}
+
+
+@pytest.mark.anyio
+async def test_every_attempt_is_counted_with_its_outcome_and_its_time(no_jitter: None) -> None:
+    answers = [{"ret": "2004", "errmsg": "busy"}, {"ret": "0", "data": {}}]
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(0.02)  # each attempt takes at least this long
+        return httpx.Response(200, json=answers.pop(0))
+
+    async def refuse(request: SignableRequest) -> RequestSignature | None:
+        raise RuntimeError("the signer is down")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        transport = _transport(client, retry_base_delay=0.001)
+        await transport.call(HISTORY)
+        transport.signer = refuse
+        with pytest.raises(RuntimeError, match="the signer is down"):
+            await transport.call(GENERATE, {}, retries=0)  # fails before anything is sent
+    history = transport.metrics.endpoint("get_history_by_ids")
+    assert (history.requests, history.successes, history.failures) == (2, 1, 1)
+    assert min(history.latencies) >= 0.02
+    generate = transport.metrics.endpoint(GENERATE.name)
+    assert (generate.requests, generate.failures) == (1, 1)
+    assert answers == []
 
 
 @pytest.mark.anyio
@@ -568,3 +596,35 @@ async def test_the_backlog_counts_the_calls_waiting_for_a_slot_polls_left_out() 
                 assert transport.backlog == 1
                 release.set()
         assert transport.backlog == 0
+
+
+@pytest.mark.anyio
+async def test_a_commerce_call_with_a_query_of_its_own_keeps_the_commerce_headers() -> None:
+    recorder = Recorder()
+    settings = Settings()
+    profile = settings.profile("us")  # where the commerce origin differs from the web app's
+    assert profile.commerce_origin != profile.origin
+    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as client:
+        transport = Transport(
+            client=client,
+            settings=settings,
+            profile=profile,
+            session_id="sid123",
+            metrics=Metrics(),
+            query_slots=anyio.Semaphore(1),
+        )
+        await transport.call(USER_CREDIT)
+        await transport.call(USER_CREDIT, params={"x": "1"})
+    plain, own = recorder.requests
+    assert own.headers["Origin"] == profile.commerce_origin
+    assert own.headers.multi_items() == plain.headers.multi_items()
+    assert own.url.params["x"] == "1"
+
+
+def test_a_socks_proxy_without_httpx_socks_is_refused_naming_the_field() -> None:
+    if importlib.util.find_spec("socksio") is not None:  # not among the dev dependencies
+        pytest.skip("httpx[socks] is installed here: the proxy is accepted")
+    with pytest.raises(InvalidInputError) as info:
+        new_http_client(Settings(), proxy="socks5://127.0.0.1:1080")
+    assert (info.value.field, info.value.allowed) == ("proxy", "http(s)://")
+    assert "pip install httpx[socks]" in info.value.message
