@@ -2,7 +2,8 @@
 
 The service allows 5 queries in flight per account. History polls are urgent: one answers for
 up to ten waiting jobs, and a poll stuck behind a flood of submits finds queued jobs already
-running, without the forecast that a queued job's answer carries (issue #15). The other
+running, without the forecast that a queued job's answer carries (issue #15); while ordinary
+callers wait (`ordinary_waiting`), the poller sends only the polls that cannot wait. The other
 callers are served in the order their jobs started (`job_order`): a blend's upload token,
 content check and generate keep the place in line its submit took, instead of each queueing
 behind every submit that started after it (in a batch of 1,000, the 50 blends were the last
