@@ -505,18 +505,19 @@ class Transport:
         """One attempt: the request is built and sent holding a query `slot`, given back once
         the answer is in and before it is read (the service is done with the query then)."""
         context: dict[str, Any] = {"endpoint": endpoint.name, "attempt": number}
-        sent: list[float] = []  # when the request went out, once it did
+        started: float | None = None  # set once the slot is held: a wait for it is no attempt
         ok = False
         try:
             async with slot:
-                response = await self._post(endpoint, content, extra, context, sent)
+                started = time.monotonic()
+                response = await self._post(endpoint, content, extra, context)
             data = decode_envelope(response, context)
             ok = True
             return data
         finally:
-            started = sent[0] if sent else time.monotonic()
-            label = f"POST {endpoint.path}"
-            record_attempt(self.metrics, endpoint.name, label, context, ok=ok, started=started)
+            if started is not None:
+                label = f"POST {endpoint.path}"
+                record_attempt(self.metrics, endpoint.name, label, context, ok=ok, started=started)
 
     async def _post(
         self,
@@ -524,9 +525,8 @@ class Transport:
         content: bytes,
         extra: Mapping[str, str],
         context: dict[str, Any],
-        sent: list[float],
     ) -> httpx.Response:
-        """Build and send the request (appending its start time to `sent`); the response."""
+        """Build and send the request; the response (its status and id go into `context`)."""
         url: httpx.URL | str
         headers: httpx.Headers | dict[str, str]
         signer = self.signer if endpoint.signed else None
@@ -552,7 +552,6 @@ class Transport:
         # generator context managers cost a few us per call: the scope's deadline is the only
         # thing that can cancel it, so a caught cancellation is the time-out.
         limit = self.settings.request_timeout
-        sent.append(time.monotonic())
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + limit) as bound:
                 response = await self.client.post(url, content=content, headers=headers)

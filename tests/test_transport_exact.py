@@ -544,6 +544,22 @@ async def test_every_attempt_is_counted_with_its_outcome_and_its_time(no_jitter:
 
 
 @pytest.mark.anyio
+async def test_a_call_cancelled_while_it_waits_for_a_slot_is_not_an_attempt() -> None:
+    recorder = Recorder()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(recorder)) as client:
+        transport = _transport(client)
+        slots = transport._query_slots
+        assert isinstance(slots, anyio.Semaphore)
+        await slots.acquire()  # the only slot is busy
+        with anyio.move_on_after(0.01) as waited:
+            await transport.call(HISTORY, retries=0)
+        slots.release()
+        assert waited.cancelled_caught
+    assert transport.metrics.endpoint(HISTORY.name).requests == 0
+    assert recorder.requests == []
+
+
+@pytest.mark.anyio
 async def test_sent_headers_follow_the_settings_and_retries_are_counted_per_endpoint(
     no_jitter: None,
 ) -> None:
