@@ -8,11 +8,14 @@ is exact.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import pytest
+from anyio.abc import TaskGroup
 from trio.testing import MockClock
 
 from jimeng_async import Settings
@@ -75,13 +78,34 @@ async def at(service: Service, when: float) -> None:
     await anyio.sleep_until(service.start + when)
 
 
-async def test_a_job_that_rides_along_before_its_due_keeps_its_planned_poll() -> None:
+@dataclass
+class Scene:
+    """A poller with one job, answered at 0 as queued (its forecast ends at 5) and awaited;
+    other calls wait for a query slot while `busy[0]` (never, until a test says so)."""
+
+    service: Service
+    poller: Poller
+    job: Watch
+    group: TaskGroup
+    busy: list[bool]
+
+
+@asynccontextmanager
+async def one_queued_job(history_id: str) -> AsyncIterator[Scene]:
     service = Service(await aligned_start())
-    poller = Poller(service.fetch, SETTINGS)
-    service.records["a"] = QUEUED
-    a = poller.watch("a", "image")
+    busy = [False]
+    poller = Poller(service.fetch, SETTINGS, contended=lambda: busy[0])
+    service.records[history_id] = QUEUED
+    job = poller.watch(history_id, "image")
     async with anyio.create_task_group() as group:
-        group.start_soon(wait_until_finished, poller, a)
+        group.start_soon(wait_until_finished, poller, job)
+        yield Scene(service, poller, job, group, busy)
+        group.cancel_scope.cancel()
+
+
+async def test_a_job_that_rides_along_before_its_due_keeps_its_planned_poll() -> None:
+    async with one_queued_job("a") as scene:
+        service, poller, a = scene.service, scene.poller, scene.job
         await at(service, 1.0)
         assert service.asked("a") == [0.0]
         assert a.next_due == service.start + 5.25  # the forecast end plus margin, on its grid
@@ -89,88 +113,64 @@ async def test_a_job_that_rides_along_before_its_due_keeps_its_planned_poll() ->
         service.records["a"] = RUNNING
         service.records["b"] = RUNNING
         b = poller.watch("b", "image")  # first asked at 4.75, with `a` riding along
-        group.start_soon(wait_until_finished, poller, b)
+        scene.group.start_soon(wait_until_finished, poller, b)
         await at(service, 5.1)
         service.records["a"] = DONE
         with anyio.fail_after(SAFETY):
             await wait_until_finished(poller, a)
-        group.cancel_scope.cancel()
     # Put off to 4.75 + 0.75 (on the 0.75 grid: 6.0), it would be seen 0.9 s after its end.
     assert service.asked("a") == [0.0, 4.75, 5.25]
 
 
 async def test_while_calls_wait_for_a_slot_an_answered_job_waits_up_to_the_max_interval() -> None:
-    service = Service(await aligned_start())
-    busy = [False]  # the first answer comes before the flood of submits
-    poller = Poller(service.fetch, SETTINGS, contended=lambda: busy[0])
-    service.records["a"] = QUEUED
-    a = poller.watch("a", "image")
-    async with anyio.create_task_group() as group:
-        group.start_soon(wait_until_finished, poller, a)
+    async with one_queued_job("a") as scene:
+        service, a = scene.service, scene.job
         await at(service, 1.0)
-        busy[0] = True
+        scene.busy[0] = True  # the first answer came before the flood of submits
         service.records["a"] = DONE  # done at 1: due at 5.25, put off until 10 s past that
         with anyio.fail_after(SAFETY):
-            await wait_until_finished(poller, a)
-        group.cancel_scope.cancel()
+            await wait_until_finished(scene.poller, a)
     assert service.asked("a") == [0.0, 15.25]
     assert a.put_off_since is None
 
 
 async def test_an_answered_job_put_off_is_asked_once_the_slots_are_free() -> None:
-    service = Service(await aligned_start())
-    busy = [False]
-    poller = Poller(service.fetch, SETTINGS, contended=lambda: busy[0])
-    service.records["a"] = QUEUED
-    a = poller.watch("a", "image")
-    async with anyio.create_task_group() as group:
-        group.start_soon(wait_until_finished, poller, a)
+    async with one_queued_job("a") as scene:
+        service, a = scene.service, scene.job
         await at(service, 1.0)
-        busy[0] = True
+        scene.busy[0] = True
         await at(service, 6.1)
         assert service.asked("a") == [0.0]
         assert a.put_off_since == service.start + 5.25
         service.records["a"] = DONE
-        busy[0] = False
+        scene.busy[0] = False
         with anyio.fail_after(SAFETY):
-            await wait_until_finished(poller, a)
-        group.cancel_scope.cancel()
+            await wait_until_finished(scene.poller, a)
     assert service.asked("a") == [0.0, 6.25]  # the next round on the 0.25 grid
 
 
 async def test_while_calls_wait_new_jobs_go_in_full_batches_the_spare_one_round_later() -> None:
-    service = Service(await aligned_start())
-    busy = [False]
-    poller = Poller(service.fetch, SETTINGS, contended=lambda: busy[0])
-    service.records["old"] = QUEUED
-    old = poller.watch("old", "image")
-    async with anyio.create_task_group() as group:
-        group.start_soon(wait_until_finished, poller, old)
+    async with one_queued_job("old") as scene:
+        service, poller = scene.service, scene.poller
         await at(service, 1.0)
-        busy[0] = True
+        scene.busy[0] = True
         await at(service, 5.5)  # `old` is due since 5.25 and put off
         assert service.asked("old") == [0.0]
         ids = [f"n{i}" for i in range(4)]
         for history_id in ids:
             service.records[history_id] = RUNNING
-            group.start_soon(wait_until_finished, poller, poller.watch(history_id, "image"))
+            scene.group.start_soon(wait_until_finished, poller, poller.watch(history_id, "image"))
         await at(service, 6.1)
-        group.cancel_scope.cancel()
     # n0-n2 fill a batch at once; n3 alone would cost a call: it goes 0.25 s later, and the
     # answered job put off rides along with it (and the soonest due after it).
     assert service.calls[1:3] == [(5.5, ["n0", "n1", "n2"]), (5.75, ["n3", "old", "n0"])]
 
 
 async def test_without_contention_a_lone_new_job_is_asked_at_once_with_riders() -> None:
-    service = Service(await aligned_start())
-    poller = Poller(service.fetch, SETTINGS)
-    service.records["old"] = QUEUED
-    old = poller.watch("old", "image")
-    async with anyio.create_task_group() as group:
-        group.start_soon(wait_until_finished, poller, old)
+    async with one_queued_job("old") as scene:
+        service, poller = scene.service, scene.poller
         await at(service, 2.5)
         service.records["new"] = RUNNING
-        group.start_soon(wait_until_finished, poller, poller.watch("new", "image"))
+        scene.group.start_soon(wait_until_finished, poller, poller.watch("new", "image"))
         await at(service, 2.6)
-        group.cancel_scope.cancel()
     assert service.calls == [(0.0, ["old"]), (2.5, ["new", "old"])]
