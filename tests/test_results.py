@@ -10,6 +10,7 @@ import pytest
 import jimeng_async as jm
 from jimeng_async.auth import redact_url
 from jimeng_async.metrics import Metrics
+from jimeng_async.models import Asset, AssetFields
 from jimeng_async.results import Downloader
 from jimeng_async.transport import RetryPolicy, StreamBounds
 
@@ -54,3 +55,15 @@ async def test_upload_from_a_plain_http_url_is_refused_without_its_query(
         with pytest.raises(jm.UploadError, match="https") as info:
             await s.upload_image("http://images.example.test/a.png?token=SECRET")
     assert "SECRET" not in str(info.value)
+
+
+def test_a_records_asset_fields_are_the_assets_fields_in_order_with_its_defaults() -> None:
+    """`AssetFields` is `Asset` as a plain tuple (issue #15): the two must not drift apart."""
+    fields = Asset.model_fields
+    assert AssetFields._fields == tuple(fields)
+    assert AssetFields._field_defaults == {
+        name: field.default for name, field in fields.items() if not field.is_required()
+    }
+    full = AssetFields("u", 1, 2, "png", 3.0, "c", "i", "video")
+    assert full.asset() == Asset(**full._asdict())
+    assert tuple(full.asset().model_dump().values()) == full
