@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -15,6 +17,23 @@ from jimeng_async.testing import Emulator
 pytestmark = pytest.mark.anyio
 
 FAILED = 30
+Seen = list[jm.GenerationTask[jm.ImageResult]]
+
+
+async def collect(
+    tasks: Sequence[jm.GenerationTask[Any]], seen: list[Any], came: anyio.Event | None = None
+) -> None:
+    """Append each task to `seen` as `as_completed` yields it (and set `came` each time)."""
+    async for task in jm.as_completed(tasks):
+        seen.append(task)
+        if came is not None:
+            came.set()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the loop run until `condition` holds (the waiters joined, a record came)."""
+    while not condition():
+        await anyio.lowlevel.checkpoint()
 
 
 async def test_tasks_come_as_they_finish_each_once_with_its_outcome(
@@ -25,7 +44,7 @@ async def test_tasks_come_as_they_finish_each_once_with_its_outcome(
         tasks = [await s.submit_image(f"job {i}") for i in range(4)]
         failing = tasks[2]
         jimeng_emulator.set_record_status(failing.history_id, FAILED)
-        seen: list[jm.GenerationTask[jm.ImageResult]] = []
+        seen: Seen = []
         async for task in jm.as_completed(tasks):
             if not seen:
                 assert task is failing  # the only job that can end while the clock stands
@@ -138,16 +157,11 @@ async def test_each_session_polls_its_own_tasks(
             await one.submit_image("one b"),
             await two.submit_image("two b"),
         ]
-        seen: list[jm.GenerationTask[jm.ImageResult]] = []
-
-        async def consume() -> None:
-            async for task in jm.as_completed(tasks):
-                seen.append(task)
+        seen: Seen = []
 
         async with anyio.create_task_group() as group:
-            group.start_soon(consume)
-            while one._poller.pending + two._poller.pending < len(tasks):
-                await anyio.lowlevel.checkpoint()
+            group.start_soon(collect, tasks, seen)
+            await until(lambda: one._poller.pending + two._poller.pending >= len(tasks))
             assert (one._poller.pending, two._poller.pending) == (2, 2)
             jimeng_emulator.thaw_clock()
         assert sorted(map(id, seen)) == sorted(map(id, tasks))
@@ -165,16 +179,11 @@ async def test_several_tasks_on_one_job_each_come_once(
         again = s.resume(first.history_id, kind="image")
         third = s.resume(first.history_id, kind="image")
         tasks = [first, again, other, third, again]
-        seen: list[jm.GenerationTask[jm.ImageResult]] = []
-
-        async def consume() -> None:
-            async for task in jm.as_completed(tasks):
-                seen.append(task)
+        seen: Seen = []
 
         async with anyio.create_task_group() as group:
-            group.start_soon(consume)
-            while s._poller.pending < 2:  # jobs, not tasks; a slice joins all five at once
-                await anyio.lowlevel.checkpoint()
+            group.start_soon(collect, tasks, seen)
+            await until(lambda: s._poller.pending >= 2)  # jobs, not tasks: five joined at once
             assert seen == []
             jimeng_emulator.thaw_clock()
         assert sorted(map(id, seen)) == sorted(map(id, tasks))
@@ -189,16 +198,11 @@ async def test_closing_the_session_ends_every_wait(
     jimeng_emulator.freeze_clock()
     async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
         tasks = [await s.submit_image(f"job {i}") for i in range(3)]
-        seen: list[jm.GenerationTask[jm.ImageResult]] = []
-
-        async def consume() -> None:
-            async for task in jm.as_completed(tasks):
-                seen.append(task)
+        seen: Seen = []
 
         async with anyio.create_task_group() as group:
-            group.start_soon(consume)
-            while s._poller.pending < len(tasks):
-                await anyio.lowlevel.checkpoint()
+            group.start_soon(collect, tasks, seen)
+            await until(lambda: s._poller.pending >= len(tasks))
             await s.aclose()
     assert sorted(map(id, seen)) == sorted(map(id, tasks))
     for task in seen:
@@ -212,22 +216,19 @@ async def test_a_task_cancelled_while_waited_for_comes_at_once(
     jimeng_emulator.freeze_clock()  # nothing but the cancel can end a wait
     async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
         tasks = [await s.submit_image(f"job {i}") for i in range(2)]
-        seen: list[jm.GenerationTask[jm.ImageResult]] = []
+        seen: Seen = []
         came = anyio.Event()
 
-        async def consume() -> None:
-            async for task in jm.as_completed(tasks):
-                seen.append(task)
-                came.set()
-
         async with anyio.create_task_group() as group:
-            group.start_soon(consume)
+            group.start_soon(collect, tasks, seen, came)
             # Until both jobs' first records came (and changed nothing the test awaits):
             # from then on only the cancel can wake the waiter.
-            while s._poller.pending < len(tasks) or any(
-                w.status is None for w in s._poller._watches.values()
-            ):
-                await anyio.lowlevel.checkpoint()
+            await until(
+                lambda: (
+                    s._poller.pending >= len(tasks)
+                    and all(w.status is not None for w in s._poller._watches.values())
+                )
+            )
             await anyio.wait_all_tasks_blocked()  # the waiter looked at them and sleeps again
             tasks[1].cancel()
             await came.wait()
@@ -246,18 +247,12 @@ async def test_cancelling_one_of_two_tasks_on_a_job_leaves_the_other_waited_for(
     async with jm.JimengSession(jimeng_token, settings=jimeng_emulator.settings()) as s:
         first = await s.submit_image("shared")
         second = s.resume(first.history_id, kind="image")
-        seen: list[jm.GenerationTask[jm.ImageResult]] = []
+        seen: Seen = []
         came = anyio.Event()
 
-        async def consume() -> None:
-            async for task in jm.as_completed([first, second]):
-                seen.append(task)
-                came.set()
-
         async with anyio.create_task_group() as group:
-            group.start_soon(consume)
-            while s._poller.pending < 1:
-                await anyio.lowlevel.checkpoint()
+            group.start_soon(collect, [first, second], seen, came)
+            await until(lambda: s._poller.pending >= 1)
             first.cancel()
             await came.wait()
             assert seen == [first]
@@ -289,14 +284,10 @@ async def test_a_video_task_is_polled_as_a_video(
         image = s.resume("9000002", kind="image")
         kinds: dict[str, str | None] = {}
 
-        async def consume() -> None:
-            async for _ in jm.as_completed([video, image]):
-                pass
-
         async with anyio.create_task_group() as group:
-            group.start_soon(consume)
-            while s._poller.pending < 2:
-                await anyio.lowlevel.checkpoint()
+            both: list[jm.GenerationTask[Any]] = [video, image]
+            group.start_soon(collect, both, list[Any]())
+            await until(lambda: s._poller.pending >= 2)
             kinds = {i: w.kind for i, w in s._poller._watches.items()}
             group.cancel_scope.cancel()
     assert kinds == {"9000001": "video", "9000002": "image"}
